@@ -1,0 +1,23 @@
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatdesk.settings")
+django_http = get_asgi_application()  # sets Django up before anything below imports models
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from widget.consumers import VisitorConsumer  # noqa: E402
+
+websocket_urlpatterns = [
+    # The visitor socket checks the page origin against the site's own allowed origins itself.
+    path("ws/widget/<slug:site_key>/", VisitorConsumer.as_asgi()),
+]
+
+application = ProtocolTypeRouter({
+    "http": ASGIStaticFilesHandler(django_http) if settings.SERVE_STATIC else django_http,
+    "websocket": URLRouter(websocket_urlpatterns),
+})

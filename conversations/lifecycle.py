@@ -1,0 +1,342 @@
+"""The conversation lifecycle: the only code that changes a conversation.
+
+queued → assigned → active → closed, with the side paths missed (ended with no agent reply),
+abandoned (the visitor left while queued), requeued and transferred, plus offline messages.
+
+Every public function here is one state change. It checks the change is legal, writes the rows
+and exactly one ConversationEvent in one transaction, and publishes the resulting frames to the
+channel layer after commit. Consumers, views, admin actions and tasks call these functions;
+nothing else writes conversations, messages or events.
+
+Locking: a change locks the conversation row (select_for_update) so that two writers, such as a
+message and a close arriving through two daphne processes, apply one after the other. A change
+that also takes an agent's slot locks the agent row first, then the conversation: one order
+everywhere, so two transactions never wait on each other in a cycle. SQLite has no row locks;
+there every transaction is opened IMMEDIATE (chatdesk/env.py), which serialises writers.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from agents.models import Agent, Department
+from conversations import frames
+from conversations.models import Conversation, ConversationEvent, Message, Site, Topic, Visitor
+from conversations.publish import publish_on_commit, site_staff_group, staff_group, visitor_group
+
+Status = Conversation.Status
+Kind = ConversationEvent.Kind
+ACTIVE_STATUSES = (Status.ASSIGNED, Status.ACTIVE)
+
+
+class LifecycleError(Exception):
+    """A refused change. `code` is the error code clients see (docs/protocol.md)."""
+
+    code = "invalid_request"
+
+    def __init__(self, message: str, *, code: str | None = None):
+        super().__init__(message)
+        if code:
+            self.code = code
+
+
+class IllegalTransition(LifecycleError):
+    code = "illegal_transition"
+
+
+class AgentUnavailable(LifecycleError):
+    code = "agent_unavailable"
+
+
+class AgentAtCapacity(LifecycleError):
+    code = "agent_at_capacity"
+
+
+class DuplicateClientId(LifecycleError):
+    code = "duplicate_client_id"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who causes a change: the visitor, an agent (or supervisor), or the system itself."""
+
+    kind: str
+    agent: Agent | None = None
+
+    @classmethod
+    def visitor(cls) -> "Actor":
+        return cls(ConversationEvent.Actor.VISITOR)
+
+    @classmethod
+    def system(cls) -> "Actor":
+        return cls(ConversationEvent.Actor.SYSTEM)
+
+    @classmethod
+    def of_agent(cls, agent: Agent) -> "Actor":
+        return cls(ConversationEvent.Actor.AGENT, agent)
+
+
+def _record(conversation: Conversation, kind: str, actor: Actor, at, **details) -> ConversationEvent:
+    return ConversationEvent.objects.create(
+        conversation=conversation, kind=kind, at=at, actor=actor.kind, actor_agent=actor.agent,
+        details=details,
+    )
+
+
+def _lock(conversation_id: int) -> Conversation:
+    return Conversation.objects.select_related("assigned_agent").select_for_update(of=("self",)).get(
+        pk=conversation_id
+    )
+
+
+def _require_status(conversation: Conversation, allowed: tuple, action: str) -> None:
+    if conversation.status not in allowed:
+        raise IllegalTransition(f"cannot {action} a conversation that is {conversation.status}")
+
+
+def _publish_state(conversation: Conversation) -> None:
+    frame = frames.state_frame(conversation)
+    publish_on_commit(
+        [visitor_group(conversation.visitor_id), staff_group(conversation.pk), site_staff_group(conversation.site_id)],
+        frame,
+    )
+
+
+def _take_slot(agent_id: int) -> Agent:
+    """Lock an agent and check a free slot; the lock holds until the caller's transaction ends.
+
+    The row lock makes concurrent assignments to one agent run one at a time, so the count
+    below cannot be stale when the new assignment is written: the cap cannot be exceeded.
+    """
+    agent = Agent.objects.select_for_update().get(pk=agent_id)
+    if agent.status != Agent.Status.ONLINE:
+        raise AgentUnavailable(f"{agent} is {agent.status}")
+    active = Conversation.objects.filter(assigned_agent=agent, status__in=ACTIVE_STATUSES).count()
+    if active >= agent.max_concurrent_chats:
+        raise AgentAtCapacity(f"{agent} has {active} of {agent.max_concurrent_chats} chats")
+    return agent
+
+
+def start_conversation(
+    *, site: Site, visitor: Visitor, topic: Topic | None = None, name: str = "", email: str = "",
+    context: dict | None = None, priority: int = 0,
+) -> tuple[Conversation, bool]:
+    """Queue a new chat for the visitor; returns the open one instead if there is one."""
+    with transaction.atomic():
+        # The visitor row lock makes two tabs that start at once end up in one conversation.
+        visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
+        existing = visitor.conversations.filter(status__in=Conversation.OPEN_STATUSES).first()
+        if existing:
+            return existing, False
+        if topic is not None and topic.site_id != site.pk:
+            raise LifecycleError("topic belongs to another site", code="invalid_topic")
+        now = timezone.now()
+        if name or email:
+            visitor.name, visitor.email = name or visitor.name, email or visitor.email
+            visitor.save(update_fields=["name", "email"])
+        conversation = Conversation.objects.create(
+            site=site, visitor=visitor, topic=topic, department=topic.department if topic else None,
+            priority=priority, status=Status.QUEUED, context=context or {}, queued_at=now,
+        )
+        if topic is not None:
+            conversation.required_skills.set(topic.skills.all())
+        _record(conversation, Kind.QUEUED, Actor.visitor(), now,
+                topic=topic.label if topic else None, priority=priority)
+        _publish_state(conversation)
+    return conversation, True
+
+
+def post_message(
+    *, conversation_id: int, actor: Actor, text: str, client_id: str | None = None,
+    visibility: str = Message.Visibility.PUBLIC,
+) -> tuple[Message, bool]:
+    """Store a message with the next sequence number; a resend of a client id returns the first copy.
+
+    Returns (message, created). One short transaction with a constant number of queries.
+    """
+    author = Message.Author.AGENT if actor.agent else actor.kind
+    if visibility == Message.Visibility.INTERNAL and author != Message.Author.AGENT:
+        raise LifecycleError("only agents write internal notes", code="forbidden")
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        if client_id is not None:
+            # Under the conversation lock no other insert for this conversation can race us.
+            existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
+            if existing is not None:
+                if existing.author != author or existing.agent_id != (actor.agent.pk if actor.agent else None):
+                    raise DuplicateClientId("that client_id was used by someone else")
+                return existing, False
+        _require_status(conversation, Conversation.OPEN_STATUSES, "write to")
+        now = timezone.now()
+        conversation.last_seq += 1
+        conversation.save(update_fields=["last_seq"])
+        message = Message.objects.create(
+            conversation=conversation, seq=conversation.last_seq, client_id=client_id, author=author,
+            agent=actor.agent, visibility=visibility, text=text, created_at=now,
+        )
+        _record(conversation, Kind.MESSAGE, actor, now, seq=message.seq, author=author,
+                visibility=visibility, chars=len(text))
+        groups = [staff_group(conversation.pk)]
+        if visibility == Message.Visibility.PUBLIC:
+            groups.append(visitor_group(conversation.visitor_id))
+        publish_on_commit(groups, frames.message_frame(message, conversation))
+    return message, True
+
+
+def mark_seen(*, conversation_id: int, actor: Actor, seq: int) -> bool:
+    """Move the visitor's or the agents' read marker forward to seq; returns whether it moved."""
+    field = "visitor_seen_seq" if actor.kind == ConversationEvent.Actor.VISITOR else "agent_seen_seq"
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        seq = min(seq, conversation.last_seq)
+        if seq <= getattr(conversation, field):
+            return False
+        setattr(conversation, field, seq)
+        conversation.save(update_fields=[field])
+        _record(conversation, Kind.SEEN, actor, timezone.now(), seq=seq)
+        frame = {"type": "seen", "conversation_id": str(conversation.public_id),
+                 "by": "visitor" if field == "visitor_seen_seq" else "agent", "seq": seq}
+        publish_on_commit([visitor_group(conversation.visitor_id), staff_group(conversation.pk)], frame)
+    return True
+
+
+def assign_conversation(*, conversation_id: int, agent: Agent, actor: Actor, reason: dict | None = None) -> Conversation:
+    """Give a queued chat to an agent, never above the agent's cap (see _take_slot)."""
+    with transaction.atomic():
+        agent = _take_slot(agent.pk)
+        conversation = _lock(conversation_id)
+        _require_status(conversation, (Status.QUEUED,), "assign")
+        now = timezone.now()
+        conversation.status, conversation.assigned_agent = Status.ASSIGNED, agent
+        conversation.save(update_fields=["status", "assigned_agent"])
+        agent.last_assigned_at = now
+        agent.save(update_fields=["last_assigned_at"])
+        _record(conversation, Kind.ASSIGNED, actor, now, agent_id=agent.pk, reason=reason or {})
+        _publish_state(conversation)
+    return conversation
+
+
+def accept_conversation(*, conversation_id: int, agent: Agent) -> Conversation:
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        _require_status(conversation, (Status.ASSIGNED,), "accept")
+        if conversation.assigned_agent_id != agent.pk:
+            raise IllegalTransition("only the assigned agent can accept", code="forbidden")
+        conversation.status = Status.ACTIVE
+        conversation.save(update_fields=["status"])
+        _record(conversation, Kind.ACCEPTED, Actor.of_agent(agent), timezone.now(), agent_id=agent.pk)
+        _publish_state(conversation)
+    return conversation
+
+
+def requeue_conversation(*, conversation_id: int, actor: Actor, reason: str) -> Conversation:
+    """Send an assigned chat back to the queue at its original place (queued_at is kept)."""
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        _require_status(conversation, ACTIVE_STATUSES, "requeue")
+        from_agent = conversation.assigned_agent_id
+        conversation.status, conversation.assigned_agent = Status.QUEUED, None
+        conversation.save(update_fields=["status", "assigned_agent"])
+        _record(conversation, Kind.REQUEUED, actor, timezone.now(), from_agent_id=from_agent, reason=reason)
+        _publish_state(conversation)
+    return conversation
+
+
+def transfer_conversation(
+    *, conversation_id: int, actor: Actor, to_agent: Agent | None = None,
+    to_department: Department | None = None, note: str = "",
+) -> Conversation:
+    """Move a chat to another agent (cap-checked) or to a department's queue."""
+    if (to_agent is None) == (to_department is None):
+        raise LifecycleError("transfer to exactly one of an agent or a department", code="invalid_field")
+    with transaction.atomic():
+        target = _take_slot(to_agent.pk) if to_agent else None
+        conversation = _lock(conversation_id)
+        _require_status(conversation, ACTIVE_STATUSES, "transfer")
+        from_agent = conversation.assigned_agent_id
+        if target is not None:
+            if target.pk == from_agent:
+                raise IllegalTransition("the chat is already with that agent")
+            conversation.status, conversation.assigned_agent = Status.ASSIGNED, target
+            target.last_assigned_at = timezone.now()
+            target.save(update_fields=["last_assigned_at"])
+        else:
+            conversation.status, conversation.assigned_agent = Status.QUEUED, None
+            conversation.department = to_department
+        conversation.save(update_fields=["status", "assigned_agent", "department"])
+        _record(conversation, Kind.TRANSFERRED, actor, timezone.now(), from_agent_id=from_agent,
+                to_agent_id=target.pk if target else None,
+                to_department_id=to_department.pk if to_department else None, note=note)
+        _publish_state(conversation)
+    return conversation
+
+
+def close_conversation(*, conversation_id: int, actor: Actor, resolved: bool | None = None, summary: str = "") -> Conversation:
+    """End a chat: abandoned if still queued, missed if no agent ever replied, else closed."""
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        _require_status(conversation, Conversation.OPEN_STATUSES, "close")
+        if conversation.status == Status.QUEUED:
+            outcome = Status.ABANDONED
+        elif conversation.messages.filter(author=Message.Author.AGENT, visibility=Message.Visibility.PUBLIC).exists():
+            outcome = Status.CLOSED
+        else:
+            outcome = Status.MISSED
+        now = timezone.now()
+        conversation.status, conversation.closed_at = outcome, now
+        conversation.save(update_fields=["status", "closed_at"])
+        _record(conversation, outcome, actor, now, agent_id=conversation.assigned_agent_id,
+                resolved=resolved, summary=summary)
+        _publish_state(conversation)
+    return conversation
+
+
+def leave_offline_message(
+    *, site: Site, visitor: Visitor, name: str, email: str, text: str, client_id: str, context: dict | None = None,
+) -> tuple[Conversation, bool]:
+    """Store a message left while nobody could chat, as a conversation the team sees later.
+
+    A resend with the same client id returns the first conversation. The team is emailed by a
+    Celery task enqueued after commit.
+    """
+    from conversations.tasks import email_offline_message
+
+    with transaction.atomic():
+        visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
+        earlier = Message.objects.filter(
+            Q(conversation__visitor=visitor) & Q(conversation__status=Status.OFFLINE), client_id=client_id
+        ).select_related("conversation").first()
+        if earlier is not None:
+            return earlier.conversation, False
+        now = timezone.now()
+        visitor.name, visitor.email = name or visitor.name, email or visitor.email
+        visitor.save(update_fields=["name", "email"])
+        conversation = Conversation.objects.create(
+            site=site, visitor=visitor, status=Status.OFFLINE, context=context or {}, last_seq=1, closed_at=now,
+        )
+        Message.objects.create(conversation=conversation, seq=1, client_id=client_id,
+                               author=Message.Author.VISITOR, text=text, created_at=now)
+        _record(conversation, Kind.OFFLINE_MESSAGE, Actor.visitor(), now, chars=len(text))
+        transaction.on_commit(lambda: email_offline_message.delay(conversation.pk))
+        publish_on_commit([site_staff_group(site.pk)], frames.state_frame(conversation))
+    return conversation, True
+
+
+def record_page_view(*, conversation_id: int, url: str, title: str) -> bool:
+    """Add a page to an open conversation's visitor context when the visitor moves to a new page."""
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        if not conversation.is_open:
+            return False
+        pages = conversation.context.setdefault("pages", [])
+        if pages and pages[-1].get("url") == url:
+            return False
+        now = timezone.now()
+        pages.append({"url": url, "title": title, "at": now.isoformat()})
+        conversation.context["page_url"], conversation.context["page_title"] = url, title
+        conversation.save(update_fields=["context"])
+        _record(conversation, Kind.CONTEXT, Actor.visitor(), now, url=url)
+        publish_on_commit([staff_group(conversation.pk)], {"type": "context", "context": conversation.context})
+    return True

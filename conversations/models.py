@@ -1,0 +1,198 @@
+import uuid
+
+from django.db import models
+
+from agents.models import Agent, Department, Skill
+from conversations.hours import validate_business_hours
+
+
+class Site(models.Model):
+    """A website that embeds the widget with its public key."""
+
+    key = models.SlugField(max_length=64, unique=True, help_text="Public widget key (data-site).")
+    name = models.CharField(max_length=100)
+    allowed_origins = models.JSONField(
+        default=list, blank=True,
+        help_text='Page origins allowed to open the widget socket, e.g. ["https://shop.example"].',
+    )
+    team_email = models.EmailField(blank=True, help_text="Where offline messages are emailed.")
+    business_hours = models.JSONField(
+        default=dict, blank=True, validators=[validate_business_hours],
+        help_text='Empty: always open. Else {"timezone": "Europe/Vilnius", "mon": [["09:00", "17:00"]], ...}.',
+    )
+    require_tag_on_close = models.BooleanField(default=False)
+    queue_wait_limit_seconds = models.PositiveIntegerField(
+        default=300, help_text="After this wait the visitor is offered the offline form."
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Topic(models.Model):
+    """A pre-chat topic; the chat it starts needs the topic's skills."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="topics")
+    label = models.CharField(max_length=100)
+    skills = models.ManyToManyField(Skill, blank=True)
+    department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.SET_NULL)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Tag(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=50)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "name"], name="tag_name_once_per_site")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Visitor(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visitors")
+    name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(blank=True)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now_add=True)
+    visit_count = models.PositiveIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return self.name or str(self.public_id)
+
+
+class Conversation(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        ASSIGNED = "assigned", "Assigned"
+        ACTIVE = "active", "Active"
+        CLOSED = "closed", "Closed"
+        MISSED = "missed", "Missed"
+        ABANDONED = "abandoned", "Abandoned"
+        OFFLINE = "offline", "Offline message"
+
+    OPEN_STATUSES = (Status.QUEUED, Status.ASSIGNED, Status.ACTIVE)
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="conversations")
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="conversations")
+    topic = models.ForeignKey(Topic, null=True, blank=True, on_delete=models.SET_NULL)
+    department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.SET_NULL)
+    required_skills = models.ManyToManyField(Skill, blank=True)
+    priority = models.SmallIntegerField(default=0, help_text="Higher is served first.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    assigned_agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    # The last sequence number handed out; the next message takes last_seq + 1 under a row lock.
+    last_seq = models.PositiveIntegerField(default=0)
+    visitor_seen_seq = models.PositiveIntegerField(default=0)
+    agent_seen_seq = models.PositiveIntegerField(default=0)
+    context = models.JSONField(default=dict, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="conversations")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Kept on requeue so a chat sent back to the queue keeps its original place.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Set by the one task run that emails the team about an offline message (claim, then send).
+    team_notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The queue: open chats by status, served by priority then waiting time.
+            models.Index(fields=["status", "-priority", "queued_at"], name="conv_queue_order"),
+            # A visitor's open conversation on reconnect, and their earlier chats.
+            models.Index(fields=["visitor", "status"], name="conv_visitor_status"),
+            # An agent's active chats (the cap count).
+            models.Index(fields=["assigned_agent", "status"], name="conv_agent_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.visitor} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class Message(models.Model):
+    class Author(models.TextChoices):
+        VISITOR = "visitor", "Visitor"
+        AGENT = "agent", "Agent"
+        SYSTEM = "system", "System"
+
+    class Visibility(models.TextChoices):
+        PUBLIC = "public", "Visitor and agents"
+        INTERNAL = "internal", "Agents only (note)"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveIntegerField()
+    client_id = models.CharField(max_length=64, null=True, blank=True)
+    author = models.CharField(max_length=10, choices=Author.choices)
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL)
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC)
+    text = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # Also the index for replay: WHERE conversation_id = ? AND seq > ? ORDER BY seq.
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_once"),
+            # A resent message finds its first copy instead of making a duplicate.
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"], condition=models.Q(client_id__isnull=False),
+                name="message_client_id_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}:{self.seq}"
+
+
+class ConversationEvent(models.Model):
+    """The audit log of a conversation: one row for every state change. Metrics replay these."""
+
+    class Kind(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        ASSIGNED = "assigned", "Assigned"
+        ACCEPTED = "accepted", "Accepted"
+        MESSAGE = "message", "Message"
+        SEEN = "seen", "Seen"
+        TRANSFERRED = "transferred", "Transferred"
+        REQUEUED = "requeued", "Back to the queue"
+        CLOSED = "closed", "Closed"
+        MISSED = "missed", "Missed"
+        ABANDONED = "abandoned", "Abandoned"
+        OFFLINE_MESSAGE = "offline_message", "Offline message"
+        CONTEXT = "context", "Visitor context updated"
+
+    class Actor(models.TextChoices):
+        VISITOR = "visitor", "Visitor"
+        AGENT = "agent", "Agent"
+        SYSTEM = "system", "System"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    at = models.DateTimeField()
+    actor = models.CharField(max_length=10, choices=Actor.choices)
+    actor_agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            # Metrics: every event of some kinds in a time range.
+            models.Index(fields=["kind", "at"], name="event_kind_at"),
+        ]
+        # A conversation's history in order (the FK index plus id order).
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} {self.kind} @ {self.at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,56 @@
+"""Read-only queries over conversations."""
+
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from agents.models import Agent
+from conversations.hours import is_open
+from conversations.models import Conversation, Message, Site
+
+# A chat closed this recently is still shown on reload (with its end state) instead of the form.
+RECENTLY_CLOSED = timedelta(hours=12)
+REPLAY_LIMIT = 1000
+
+
+def current_conversation(visitor_id: int) -> Conversation | None:
+    """The visitor's open chat, else the one that closed most recently (if recent)."""
+    latest = (
+        Conversation.objects.filter(visitor_id=visitor_id)
+        .exclude(status=Conversation.Status.OFFLINE)
+        .select_related("assigned_agent")
+        .order_by("-id")
+        .first()
+    )
+    if latest is None or latest.is_open or latest.closed_at >= timezone.now() - RECENTLY_CLOSED:
+        return latest
+    return None
+
+
+def messages_after(conversation_id: int, seq: int, *, public_only: bool) -> list[Message]:
+    """Messages after seq, in order: the replay a reconnecting client asks for."""
+    messages = Message.objects.filter(conversation_id=conversation_id, seq__gt=seq).select_related("agent")
+    if public_only:
+        messages = messages.filter(visibility=Message.Visibility.PUBLIC)
+    return list(messages.order_by("seq")[:REPLAY_LIMIT])
+
+
+def queue_position(conversation: Conversation) -> int | None:
+    """1-based place in the site's queue (priority first, then waiting time), None if not queued."""
+    if conversation.status != Conversation.Status.QUEUED:
+        return None
+    ahead = Conversation.objects.filter(
+        Q(priority__gt=conversation.priority)
+        | Q(priority=conversation.priority, queued_at__lt=conversation.queued_at)
+        | Q(priority=conversation.priority, queued_at=conversation.queued_at, pk__lt=conversation.pk),
+        site_id=conversation.site_id, status=Conversation.Status.QUEUED,
+    ).count()
+    return ahead + 1
+
+
+def site_availability(site: Site) -> dict:
+    """Whether a visitor can chat now: inside business hours and with an agent online."""
+    open_now = is_open(site.business_hours, timezone.now())
+    online = Agent.objects.filter(status=Agent.Status.ONLINE).exists()
+    return {"open": open_now, "agents_online": online, "can_chat": open_now and online}

@@ -1,0 +1,247 @@
+"""The visitor's WebSocket. Thin: validate a frame, call the lifecycle or a query, send frames.
+
+Every database call runs in a worker thread (database_sync_to_async), never on the event loop.
+"""
+
+import json
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from conversations import frames, lifecycle
+from conversations.lifecycle import Actor, LifecycleError
+from conversations.publish import staff_group, visitor_group
+from conversations.selectors import queue_position
+from widget import services
+from widget.context import visitor_context
+from widget.origins import origin_allowed
+from widget.protocol import FrameError, parse_frame
+from widget.ratelimit import TokenBucket
+
+log = logging.getLogger(__name__)
+
+CLOSE_BAD_TOKEN = 4001
+CLOSE_ORIGIN_NOT_ALLOWED = 4003
+CLOSE_UNKNOWN_SITE = 4004
+CLOSE_FLOODING = 4008
+
+db = database_sync_to_async
+
+
+class VisitorConsumer(AsyncWebsocketConsumer):
+    site = None
+    visitor = None
+    conversation = None
+    hello = None
+
+    async def connect(self):
+        await self.accept()
+        self.site = await db(services.load_site)(self.scope["url_route"]["kwargs"]["site_key"])
+        if self.site is None:
+            return await self._refuse("unknown_site", "no site has that key", CLOSE_UNKNOWN_SITE)
+        headers = dict(self.scope["headers"])
+        origin = headers.get(b"origin", b"").decode("latin-1") or None
+        host = headers.get(b"host", b"").decode("latin-1") or None
+        if not origin_allowed(self.site, origin, host):
+            return await self._refuse("origin_not_allowed", f"origin {origin!r} may not open this widget",
+                                      CLOSE_ORIGIN_NOT_ALLOWED)
+        self.headers = headers
+        self.bucket = TokenBucket(rate=settings.WIDGET_RATE_PER_SECOND, burst=settings.WIDGET_RATE_BURST)
+        self.refused_in_a_row = 0
+
+    async def disconnect(self, code):
+        if self.visitor is not None:
+            await self.channel_layer.group_discard(visitor_group(self.visitor.pk), self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.site is None or self.hello is False:
+            return
+        if not self.bucket.take():
+            return await self._flooded(text_data)
+        self.refused_in_a_row = 0
+        try:
+            frame = parse_frame(text_data)
+        except FrameError as error:
+            return await self._error(error.code, error.message, field=error.field, ref=_client_id_of(text_data))
+        kind = frame["type"]
+        if self.visitor is None and kind not in {"hello", "ping"}:
+            return await self._error("hello_required", "send a hello frame first", ref=frame.get("client_id"))
+        try:
+            await getattr(self, f"on_{kind}")(frame)
+        except LifecycleError as error:
+            await self._error(error.code, str(error), ref=frame.get("client_id"))
+        except Exception:
+            # A bug must cost one frame, not the socket: the client retries an unacknowledged message.
+            log.exception("visitor frame %s failed", kind)
+            await self._error("server_error", "the server could not handle this frame", ref=frame.get("client_id"),
+                              retry=True)
+
+    # --- client frames ---------------------------------------------------------------------
+
+    async def on_hello(self, frame):
+        if self.visitor is not None:
+            return await self._error("already_greeted", "hello is sent once per socket")
+        try:
+            greeting = await db(services.greet_visitor)(
+                site=self.site, token=frame.get("token"), new_visit=bool(frame.get("new_visit"))
+            )
+        except services.UnknownVisitorToken:
+            self.hello = False
+            return await self._refuse("bad_token", "the visitor token is invalid; start without one",
+                                      CLOSE_BAD_TOKEN)
+        self.visitor, self.conversation, self.hello = greeting.visitor, greeting.conversation, frame
+        await self.channel_layer.group_add(visitor_group(self.visitor.pk), self.channel_name)
+        await self._send({
+            "type": "welcome",
+            "token": greeting.token,
+            "visitor": {"name": self.visitor.name, "email": self.visitor.email},
+            "site": {"name": self.site.name, "topics": greeting.topics, **greeting.availability,
+                     "max_message_chars": settings.WIDGET_MAX_MESSAGE_CHARS},
+            "conversation": frames.state_frame(self.conversation) if self.conversation else None,
+        })
+        if self.conversation is None:
+            return
+        # Joined the group before reading, so nothing published meanwhile is missed; the client
+        # drops any message it receives twice by its seq.
+        messages = await db(services.replay)(
+            conversation=self.conversation, client_conversation_id=frame.get("conversation_id"),
+            last_seq=frame.get("last_seq") or 0,
+        )
+        for message in messages:
+            await self._send(frames.message_frame(message, self.conversation))
+        await self._send({"type": "replayed", "conversation_id": str(self.conversation.public_id),
+                          "last_seq": messages[-1].seq if messages else frame.get("last_seq") or 0})
+        await self._send_queue_position(greeting.position)
+        page = (frame.get("page") or {})
+        if self.conversation.is_open and page.get("url"):
+            await db(lifecycle.record_page_view)(
+                conversation_id=self.conversation.pk, url=page["url"], title=page.get("title") or ""
+            )
+
+    async def on_start(self, frame):
+        topic = await db(services.topic_for)(self.site, frame.get("topic"))
+        if frame.get("topic") is not None and topic is None:
+            return await self._error("invalid_topic", "no such topic on this site", field="topic")
+        context = visitor_context(
+            hello=self.hello, user_agent=self.headers.get(b"user-agent", b"").decode("latin-1"),
+            accept_language=self.headers.get(b"accept-language", b"").decode("latin-1"),
+        )
+        context.update(await db(services.visitor_history)(self.visitor))
+        self.conversation, created = await db(lifecycle.start_conversation)(
+            site=self.site, visitor=self.visitor, topic=topic, name=frame["name"].strip(),
+            email=(frame.get("email") or "").strip(), context=context,
+        )
+        if not created:
+            await self._send(frames.state_frame(self.conversation))
+        await self._send_queue_position(await db(queue_position)(self.conversation))
+
+    async def on_message(self, frame):
+        conversation = await self._require_conversation(frame)
+        if conversation is None:
+            return
+        message, _ = await db(lifecycle.post_message)(
+            conversation_id=conversation.pk, actor=Actor.visitor(), text=frame["text"], client_id=frame["client_id"]
+        )
+        await self._send({"type": "ack", "client_id": message.client_id, "seq": message.seq,
+                          "conversation_id": str(conversation.public_id)})
+
+    async def on_typing(self, frame):
+        if self.conversation is None or not self.conversation.is_open:
+            return
+        await self.channel_layer.group_send(staff_group(self.conversation.pk), {"type": "conv.frame", "frame": {
+            "type": "typing", "conversation_id": str(self.conversation.public_id), "by": "visitor",
+            "is_typing": frame["is_typing"], "preview": (frame.get("preview") or "") if frame["is_typing"] else "",
+        }})
+
+    async def on_seen(self, frame):
+        if self.conversation is not None:
+            await db(lifecycle.mark_seen)(conversation_id=self.conversation.pk, actor=Actor.visitor(), seq=frame["seq"])
+
+    async def on_page(self, frame):
+        if self.conversation is not None:
+            await db(lifecycle.record_page_view)(
+                conversation_id=self.conversation.pk, url=frame["url"], title=frame.get("title") or ""
+            )
+
+    async def on_close(self, frame):
+        conversation = await self._require_conversation(frame)
+        if conversation is not None:
+            self.conversation = await db(lifecycle.close_conversation)(conversation_id=conversation.pk,
+                                                                       actor=Actor.visitor())
+
+    async def on_offline_message(self, frame):
+        context = visitor_context(
+            hello=self.hello, user_agent=self.headers.get(b"user-agent", b"").decode("latin-1"),
+            accept_language=self.headers.get(b"accept-language", b"").decode("latin-1"),
+        )
+        await db(lifecycle.leave_offline_message)(
+            site=self.site, visitor=self.visitor, name=frame["name"].strip(), email=frame["email"].strip(),
+            text=frame["text"], client_id=frame["client_id"], context=context,
+        )
+        await self._send({"type": "offline_received", "client_id": frame["client_id"]})
+
+    async def on_ping(self, frame):
+        await self._send({"type": "pong"})
+
+    # --- channel layer events ----------------------------------------------------------------
+
+    async def conv_frame(self, event):
+        frame = event["frame"]
+        if frame["type"] == "state" and self.conversation is not None \
+                and frame["conversation_id"] == str(self.conversation.public_id):
+            # Keep this socket's view of its conversation current (another tab may have closed it).
+            self.conversation = await db(services.fetch_conversation)(self.conversation.pk)
+        elif frame["type"] == "state" and (self.conversation is None or not self.conversation.is_open):
+            # A chat started in another tab of this visitor: follow it here too.
+            self.conversation = await db(services.fetch_conversation_by_public_id)(frame["conversation_id"])
+        await self._send(frame)
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    async def _require_conversation(self, frame):
+        if self.conversation is None:
+            await self._error("no_conversation", "start a conversation first", ref=frame.get("client_id"))
+            return None
+        return self.conversation
+
+    async def _send_queue_position(self, position):
+        if position is not None:
+            await self._send({"type": "queue", "conversation_id": str(self.conversation.public_id),
+                              "position": position, "estimated_wait_seconds": None})
+
+    async def _flooded(self, text_data):
+        self.refused_in_a_row += 1
+        if self.refused_in_a_row >= settings.WIDGET_FLOOD_CLOSE_AFTER:
+            self.site = None  # ignore whatever is still in flight
+            return await self._refuse("flooding", "too many frames; reconnect later", CLOSE_FLOODING)
+        await self._error("rate_limited", "too many frames; resend after retry_after_ms",
+                          ref=_client_id_of(text_data), retry=True, retry_after_ms=self.bucket.retry_after_ms())
+
+    async def _refuse(self, code, message, close_code):
+        await self._error(code, message)
+        await self.close(code=close_code)
+
+    async def _error(self, code, message, *, field=None, ref=None, retry=False, **extra):
+        frame = {"type": "error", "code": code, "message": message, "retry": retry, **extra}
+        if field:
+            frame["field"] = field
+        if ref:
+            frame["ref"] = ref
+        await self._send(frame)
+
+    async def _send(self, frame):
+        await self.send(text_data=json.dumps(frame, ensure_ascii=False))
+
+
+def _client_id_of(text_data) -> str | None:
+    """Best effort: the client_id of a refused frame, so the client knows which message to resend."""
+    if not text_data or len(text_data) > settings.WIDGET_MAX_FRAME_BYTES:
+        return None
+    try:
+        value = json.loads(text_data).get("client_id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and len(value) <= 64 else None
+
