@@ -124,8 +124,11 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "chatdesk@localhost")
 
 # --- The widget and its socket ----------------------------------------------------------------
 WIDGET_MAX_MESSAGE_CHARS = env_int("WIDGET_MAX_MESSAGE_CHARS", 4000, minimum=1)
-# A frame larger than this is refused before it is parsed (JSON parsing cost grows with size).
-WIDGET_MAX_FRAME_BYTES = env_int("WIDGET_MAX_FRAME_BYTES", 32_768, minimum=1024)
+# A frame larger than this (UTF-8 bytes) is refused before it is parsed: parsing cost grows with
+# size. It must hold a longest message of 4-byte characters with its JSON escaping and fields.
+WIDGET_MAX_FRAME_BYTES = env_int("WIDGET_MAX_FRAME_BYTES", max(32_768, 6 * WIDGET_MAX_MESSAGE_CHARS + 1024))
+if WIDGET_MAX_FRAME_BYTES < 6 * WIDGET_MAX_MESSAGE_CHARS + 1024:
+    raise ImproperlyConfigured("WIDGET_MAX_FRAME_BYTES must be at least 6 x WIDGET_MAX_MESSAGE_CHARS + 1024")
 # Token bucket per visitor socket: sustained frames per second and burst size.
 WIDGET_RATE_PER_SECOND = env_float("WIDGET_RATE_PER_SECOND", 5.0, minimum=0.1)
 WIDGET_RATE_BURST = env_int("WIDGET_RATE_BURST", 20, minimum=1)

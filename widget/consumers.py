@@ -44,7 +44,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         headers = dict(self.scope["headers"])
         origin = headers.get(b"origin", b"").decode("latin-1") or None
         host = headers.get(b"host", b"").decode("latin-1") or None
-        if not origin_allowed(self.site, origin, host):
+        if not origin_allowed(self.site, origin, host=host, secure=self.scope.get("scheme") == "wss"):
             return await self._refuse("origin_not_allowed", f"origin {origin!r} may not open this widget",
                                       CLOSE_ORIGIN_NOT_ALLOWED)
         self.headers = headers
@@ -105,14 +105,14 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             return
         # Joined the group before reading, so nothing published meanwhile is missed; the client
         # drops any message it receives twice by its seq.
-        messages = await db(services.replay)(
+        messages, since = await db(services.replay)(
             conversation=self.conversation, client_conversation_id=frame.get("conversation_id"),
             last_seq=frame.get("last_seq") or 0,
         )
         for message in messages:
             await self._send(frames.message_frame(message, self.conversation))
         await self._send({"type": "replayed", "conversation_id": str(self.conversation.public_id),
-                          "last_seq": messages[-1].seq if messages else frame.get("last_seq") or 0})
+                          "last_seq": messages[-1].seq if messages else since})
         await self._send_queue_position(greeting.position)
         page = (frame.get("page") or {})
         if self.conversation.is_open and page.get("url"):
@@ -121,6 +121,8 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             )
 
     async def on_start(self, frame):
+        if not await db(services.site_is_open)(self.site):
+            return await self._error("site_closed", "the site is outside its business hours; leave a message")
         topic = await db(services.topic_for)(self.site, frame.get("topic"))
         if frame.get("topic") is not None and topic is None:
             return await self._error("invalid_topic", "no such topic on this site", field="topic")
@@ -129,12 +131,13 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             accept_language=self.headers.get(b"accept-language", b"").decode("latin-1"),
         )
         context.update(await db(services.visitor_history)(self.visitor))
-        self.conversation, created = await db(lifecycle.start_conversation)(
+        self.conversation, _ = await db(lifecycle.start_conversation)(
             site=self.site, visitor=self.visitor, topic=topic, name=frame["name"].strip(),
             email=(frame.get("email") or "").strip(), context=context,
         )
-        if not created:
-            await self._send(frames.state_frame(self.conversation))
+        # Sent directly as well as through the channel layer, so the client knows its conversation
+        # before the queue frame that follows; a state frame applies the same way twice.
+        await self._send(frames.state_frame(self.conversation))
         await self._send_queue_position(await db(queue_position)(self.conversation))
 
     async def on_message(self, frame):

@@ -67,7 +67,7 @@ def parse_frame(raw: str | None) -> dict:
     """Decode and validate one client frame; raises FrameError with the code to send back."""
     if raw is None:
         raise FrameError("bad_json", "binary frames are not accepted")
-    if len(raw) > settings.WIDGET_MAX_FRAME_BYTES:
+    if len(raw) > settings.WIDGET_MAX_FRAME_BYTES or len(raw.encode()) > settings.WIDGET_MAX_FRAME_BYTES:
         raise FrameError("frame_too_large", f"frames are limited to {settings.WIDGET_MAX_FRAME_BYTES} bytes")
     try:
         frame = json.loads(raw)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.db.models import F
 from django.utils import timezone
 
+from conversations.hours import is_open
 from conversations.models import Conversation, Message, Site, Visitor
 from conversations.selectors import current_conversation, messages_after, queue_position, site_availability
 from widget.tokens import make_visitor_token, read_visitor_token
@@ -59,10 +60,13 @@ def _visitor_by_public_id(site: Site, public_id: str) -> Visitor | None:
         return None
 
 
-def replay(*, conversation: Conversation, client_conversation_id: str | None, last_seq: int) -> list[Message]:
-    """Public messages the client has not seen: everything after last_seq of the same conversation."""
+def replay(*, conversation: Conversation, client_conversation_id: str | None, last_seq: int) -> tuple[list[Message], int]:
+    """Public messages the client has not seen, and the seq they follow.
+
+    A client's last_seq only counts for the conversation it names; for any other it starts at 0.
+    """
     since = last_seq if client_conversation_id == str(conversation.public_id) else 0
-    return messages_after(conversation.pk, since, public_only=True)
+    return messages_after(conversation.pk, since, public_only=True), since
 
 
 def visitor_history(visitor: Visitor) -> dict:
@@ -73,6 +77,10 @@ def visitor_history(visitor: Visitor) -> dict:
         "first_seen_at": visitor.first_seen_at.isoformat(),
         "earlier_conversations": visitor.conversations.exclude(status=Conversation.Status.OFFLINE).count(),
     }
+
+
+def site_is_open(site: Site) -> bool:
+    return is_open(site.business_hours, timezone.now())
 
 
 def topic_for(site: Site, topic_id: int | None):

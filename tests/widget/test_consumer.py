@@ -33,7 +33,9 @@ async def started(widget, name="Ann", **fields):
     """A greeted widget with a queued chat; returns the welcome frame."""
     welcome = await widget.hello(**fields)
     await widget.send({"type": "start", "name": name, "topic": welcome["site"]["topics"][0]["id"]})
-    await widget.collect("state", "queue")
+    # The state comes twice (directly, and through the channel layer for the visitor's other tabs).
+    received = [(await widget.receive())["type"] for _ in range(3)]
+    assert sorted(received) == ["queue", "state", "state"]
     return welcome
 
 
@@ -326,3 +328,34 @@ async def test_a_flood_is_rate_limited_then_closed_and_no_acknowledged_message_i
         await widget.send({"type": "ping"})
     assert (await widget.receive_until("error"))["code"] == "rate_limited"
     assert await widget.close_code() == 4008
+
+
+async def test_outside_business_hours_a_chat_cannot_start_but_a_message_can_be_left(open_widget):
+    always_closed = {"timezone": "Europe/Vilnius"}  # hours given, but no day has any
+    await db(make_site)(business_hours=always_closed)
+    widget = await open_widget()
+    welcome = await widget.hello()
+    assert (welcome["site"]["open"], welcome["site"]["can_chat"]) == (False, False)
+    await widget.send({"type": "start", "name": "Ann"})
+    assert (await widget.receive_until("error"))["code"] == "site_closed"
+    await widget.send({"type": "offline_message", "client_id": "o1", "name": "Ann", "email": "ann@example.com",
+                       "text": "Call me"})
+    assert (await widget.receive_until("offline_received"))["client_id"] == "o1"
+    assert await db(Conversation.objects.filter(status="queued").count)() == 0
+
+
+async def test_a_page_of_this_server_over_another_scheme_may_not_open_the_widget(acme, open_widget):
+    widget = await open_widget(origin="https://chat.acme.test")  # the socket is plain ws
+    assert await widget.close_code() == 4003
+
+
+async def test_a_last_seq_of_another_conversation_does_not_hide_this_ones_history(acme, open_widget):
+    widget = await open_widget()
+    welcome = await started(widget)
+    await widget.send({"type": "message", "client_id": "c1", "text": "one"})
+    await widget.receive_until("ack")
+    again = await open_widget()
+    await again.hello(token=welcome["token"], conversation_id="an-older-conversation", last_seq=5)
+    frames = [await again.receive(), await again.receive()]
+    assert [(f["type"], f.get("seq"), f.get("last_seq")) for f in frames] == [("message", 1, None),
+                                                                              ("replayed", None, 1)]

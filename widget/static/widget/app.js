@@ -1,0 +1,871 @@
+/* chatdesk panel: the chat window the loader (widget.js) fetches on first use.
+
+   Plain JavaScript, no build step. It lives in the loader's shadow root, so the page's CSS
+   cannot reach it, and it speaks the visitor WebSocket protocol (docs/protocol.md).
+
+   Delivery rules: every outgoing message has a client_id and stays in an outbox (kept in
+   localStorage, so a reload mid-send still delivers it) until the server acks it; the outbox
+   is resent after every (re)connect and the server drops the copies it already has. Incoming
+   messages are keyed by seq, so a replayed or doubled frame is shown once and in order.
+   Message text is only ever set with textContent. */
+(function (w, d) {
+  "use strict";
+  var api = w.chatdesk;
+  if (!api || !api._root || api._app) return;
+
+  var root = api._root, key = api._key, base = api._base, P = "chatdesk:" + key + ":";
+  var lang = (navigator.language || "").toLowerCase();
+  var LANG = /^lt/.test(lang) ? "lt" : /^zh/.test(lang) ? "zh-hans" : "en";
+  var WS_URL = base.replace(/^http/, "ws") + "ws/widget/" + encodeURIComponent(key) + "/";
+  var OPEN = {queued: 1, assigned: 1, active: 1};
+  var REASONS = {message_too_long: "too_long", message_empty: "empty", conversation_closed: "chat_closed",
+    illegal_transition: "chat_closed", no_conversation: "chat_closed"};
+  var S = null; // UI strings, from /widget/strings/<lang>.json
+
+  var FONT = 'system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans","PingFang SC","Microsoft YaHei",sans-serif';
+  var CSS = [
+    ".cd-panel{position:fixed;right:20px;bottom:92px;width:370px;height:min(600px,calc(100vh - 112px));display:flex;",
+    "flex-direction:column;background:#fff;color:#1c2433;border-radius:16px;overflow:hidden;font:14px/1.45 " + FONT + ";",
+    "box-shadow:0 12px 48px rgba(15,30,70,.22),0 2px 6px rgba(15,30,70,.08);text-align:left;letter-spacing:normal;",
+    "animation:cd-in .18s ease-out}",
+    "@keyframes cd-in{from{opacity:0;transform:translateY(12px)}to{opacity:1;transform:none}}",
+    ".cd-panel *{box-sizing:border-box;font-family:inherit}",
+    ".cd-head{display:flex;align-items:center;gap:12px;padding:16px 14px 16px 18px;color:#fff;",
+    "background:linear-gradient(135deg,#1f5eff,#3b82f6)}",
+    ".cd-avatar{flex:none;width:40px;height:40px;border-radius:50%;background:rgba(255,255,255,.2);display:grid;",
+    "place-items:center;font-weight:700;font-size:17px}.cd-avatar svg{width:22px;height:22px;fill:#fff}",
+    ".cd-head-text{flex:1;min-width:0}",
+    ".cd-title{margin:0;font-size:16px;font-weight:650;line-height:1.3;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}",
+    ".cd-sub{margin:2px 0 0;font-size:12.5px;opacity:.88}",
+    ".cd-head button{border:0;color:#fff;background:rgba(255,255,255,.16);cursor:pointer;border-radius:8px;font:600 12.5px " + FONT + "}",
+    ".cd-head button:hover{background:rgba(255,255,255,.28)}",
+    ".cd-head button:focus-visible,.cd-panel button:focus-visible{outline:2px solid #9db8ff;outline-offset:2px}",
+    ".cd-end{padding:7px 10px}.cd-end:disabled{opacity:.5;cursor:default}",
+    ".cd-min{width:32px;height:32px;display:grid;place-items:center;padding:0}.cd-min svg{width:22px;height:22px;fill:#fff}",
+    ".cd-status{padding:8px 16px;font-size:13px;background:#eef3ff;color:#23408f;border-bottom:1px solid #dbe4ff}",
+    ".cd-status.cd-bad{background:#fff4e5;color:#8a4b00;border-color:#ffe1b3}",
+    ".cd-body{flex:1;min-height:0;display:flex;flex-direction:column;background:#f6f7fb}",
+    ".cd-form{padding:20px 18px;overflow:auto;display:flex;flex-direction:column;gap:14px}",
+    ".cd-intro{margin:0 0 2px;color:#3b4455}",
+    ".cd-field{display:flex;flex-direction:column;gap:5px}",
+    ".cd-field label{font-size:12.5px;font-weight:600;color:#3b4455}",
+    ".cd-field input,.cd-field select,.cd-field textarea{width:100%;padding:10px 12px;border:1px solid #cfd5e1;",
+    "border-radius:10px;background:#fff;color:#1c2433;font-size:14px;outline:none;resize:vertical;margin:0}",
+    ".cd-field input:focus,.cd-field select:focus,.cd-field textarea:focus{border-color:#1f5eff;box-shadow:0 0 0 3px rgba(31,94,255,.15)}",
+    ".cd-field [aria-invalid=true]{border-color:#d93036}",
+    ".cd-field-error{font-size:12px;color:#c0262c}",
+    ".cd-primary{border:0;border-radius:10px;padding:11px 16px;background:#1f5eff;color:#fff;font:600 14px " + FONT + ";cursor:pointer}",
+    ".cd-primary:hover{background:#184fdb}.cd-primary:disabled{background:#9aaee6;cursor:default}",
+    ".cd-thanks{margin:auto 24px;text-align:center;color:#3b4455;font-size:15px}",
+    ".cd-chat{flex:1;min-height:0;display:flex;flex-direction:column}",
+    ".cd-log{flex:1;overflow-y:auto;padding:16px 14px 6px;outline:none}",
+    ".cd-row{display:flex;flex-direction:column;margin:0 0 10px;max-width:82%}",
+    ".cd-visitor{margin-left:auto;align-items:flex-end}.cd-agent{align-items:flex-start}",
+    ".cd-system{max-width:100%;align-items:center}",
+    ".cd-bubble{padding:9px 13px;border-radius:16px;white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word}",
+    ".cd-visitor .cd-bubble{background:#1f5eff;color:#fff;border-bottom-right-radius:5px}",
+    ".cd-agent .cd-bubble{background:#fff;color:#1c2433;border:1px solid #e3e7ef;border-bottom-left-radius:5px}",
+    ".cd-system .cd-bubble{background:none;color:#6b7385;font-size:12.5px;padding:2px 8px;text-align:center}",
+    ".cd-meta{font-size:11.5px;color:#8a91a1;margin:3px 4px 0}.cd-meta:empty{display:none}",
+    ".cd-row[data-status=sending] .cd-bubble{opacity:.65}",
+    ".cd-row[data-status=failed] .cd-bubble{background:#fde8e8;color:#8c1d22;border:1px solid #f5b5b8}",
+    ".cd-row[data-status=failed] .cd-meta{color:#c0262c}",
+    ".cd-note{margin:0 14px 8px;padding:8px 12px;border-radius:10px;background:#eef3ff;color:#23408f;font-size:13px;text-align:center}",
+    ".cd-typing{min-height:22px;padding:0 18px 6px;font-size:12.5px;color:#6b7385;font-style:italic}",
+    ".cd-ended{padding:14px 18px 18px;border-top:1px solid #e6e9f0;text-align:center;background:#fff}",
+    ".cd-ended p{margin:0 0 10px;color:#3b4455}",
+    ".cd-composer{position:relative;display:flex;align-items:flex-end;gap:8px;padding:10px 10px 10px 14px;",
+    "border-top:1px solid #e6e9f0;background:#fff}",
+    ".cd-composer textarea{flex:1;border:0;outline:none;resize:none;font:14px/1.45 " + FONT + ";color:#1c2433;",
+    "padding:8px 0;max-height:120px;background:transparent;margin:0}",
+    ".cd-send{flex:none;width:38px;height:38px;border:0;border-radius:50%;background:#1f5eff;cursor:pointer;display:grid;place-items:center;padding:0}",
+    ".cd-send svg{width:19px;height:19px;fill:#fff}.cd-send:hover{background:#184fdb}",
+    ".cd-counter{position:absolute;right:60px;top:-20px;font-size:11.5px;color:#8a91a1;background:#fff;padding:0 4px}",
+    ".cd-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
+    ".cd-launch.cd-is-open svg{transform:rotate(-8deg)}",
+    "@media (max-width:480px){.cd-panel{right:0;bottom:0;width:100vw;height:100%;border-radius:0}.cd-launch.cd-is-open{display:none}}",
+    "@media (prefers-reduced-motion:reduce){.cd-panel{animation:none}}"
+  ].join("");
+
+  // --- storage (a browser that refuses storage still gets a working widget) ---------------
+  function store(area, k, v) {
+    try {
+      var s = w[area];
+      if (v === undefined) return s.getItem(P + k);
+      if (v === null) s.removeItem(P + k); else s.setItem(P + k, v);
+    } catch (e) { return null; }
+  }
+  function local(k, v) { return store("localStorage", k, v); }
+  function session(k, v) { return store("sessionStorage", k, v); }
+  function readJSON(k, fallback) {
+    try { return JSON.parse(local(k)) || fallback; } catch (e) { return fallback; }
+  }
+
+  function t(k, vars) {
+    var s = (S && S[k]) || k;
+    for (var name in vars || {}) s = s.split("{" + name + "}").join(vars[name]);
+    return s;
+  }
+
+  function uuid() {
+    var c = w.crypto;
+    if (c && c.randomUUID) return c.randomUUID(); // secure contexts only
+    var b = new Uint8Array(16), i, h = "";
+    if (c && c.getRandomValues) c.getRandomValues(b);
+    else for (i = 0; i < 16; i++) b[i] = Math.floor(Math.random() * 256);
+    b[6] = (b[6] & 15) | 64;
+    b[8] = (b[8] & 63) | 128;
+    for (i = 0; i < 16; i++) h += (i == 4 || i == 6 || i == 8 || i == 10 ? "-" : "") + (b[i] + 256).toString(16).slice(1);
+    return h;
+  }
+
+  // --- state ---------------------------------------------------------------------------------
+  var st = {
+    ws: null, ready: false, attempt: 0, retryTimer: null, stopped: false, everConnected: false,
+    lastRx: 0, lastPing: 0,
+    site: null, visitor: null,
+    conv: null,            // the latest `state` frame of the shown conversation
+    msgs: {},              // seq -> row element
+    maxSeq: 0,
+    outbox: readJSON("outbox", []),   // [{client_id, text, at}] not yet acked
+    failed: {},            // client_id -> row element
+    agentSeen: 0,
+    queue: null,
+    starting: false,
+    offline: readJSON("offline", null), // the offline message being sent
+    offlineDone: false,
+    open: false,
+    agentTyping: null
+  };
+
+  // --- DOM -----------------------------------------------------------------------------------
+  function h(tag, attrs, kids) {
+    var el = d.createElement(tag);
+    for (var a in attrs || {}) {
+      if (a == "text") el.textContent = attrs[a];
+      else if (a == "hidden") el.hidden = !!attrs[a];
+      else el.setAttribute(a, attrs[a]);
+    }
+    (kids || []).forEach(function (k) { if (k) el.appendChild(k); });
+    return el;
+  }
+  function svg(path) {
+    var s = d.createElementNS("http://www.w3.org/2000/svg", "svg");
+    s.setAttribute("viewBox", "0 0 24 24");
+    s.setAttribute("aria-hidden", "true");
+    var p = d.createElementNS("http://www.w3.org/2000/svg", "path");
+    p.setAttribute("d", path);
+    s.appendChild(p);
+    return s;
+  }
+  var ICON_SEND = "M3.4 20.4 21 12 3.4 3.6 3.4 10.1 15 12 3.4 13.9z";
+  var ICON_DOWN = "M7.4 8.6 12 13.2l4.6-4.6L18 10l-6 6-6-6z";
+  var ICON_CHAT = "M12 3C6.5 3 2 6.9 2 11.7c0 2.5 1.2 4.7 3.2 6.3L4.5 22l4.3-2.3c1 .3 2.1.4 3.2.4 5.5 0 10-3.9 10-8.7S17.5 3 12 3z";
+
+  var launcher = root.querySelector(".cd-launch"), badge = root.querySelector(".cd-badge");
+  var tip = root.querySelector(".cd-tip");
+  var ui = {};
+
+  function field(id, labelKey, input) {
+    input.id = id;
+    ui[id] = input;
+    ui[id + "-label"] = h("label", {"for": id});
+    ui[id + "-error"] = h("span", {"class": "cd-field-error", id: id + "-error", hidden: true});
+    return h("div", {"class": "cd-field", "data-label": labelKey}, [ui[id + "-label"], input, ui[id + "-error"]]);
+  }
+
+  function build() {
+    var style = h("style");
+    style.textContent = CSS;
+    ui.title = h("h2", {"class": "cd-title", id: "cd-title"});
+    ui.sub = h("p", {"class": "cd-sub"});
+    ui.avatar = h("div", {"class": "cd-avatar", "aria-hidden": "true"});
+    ui.end = h("button", {"class": "cd-end", type: "button", hidden: true});
+    ui.min = h("button", {"class": "cd-min", type: "button"}, [svg(ICON_DOWN)]);
+    ui.status = h("div", {"class": "cd-status", role: "status", hidden: true});
+
+    ui.prechat = h("form", {"class": "cd-form cd-prechat", novalidate: "", hidden: true}, [
+      ui.prechatIntro = h("p", {"class": "cd-intro"}),
+      field("cd-name", "name", h("input", {type: "text", maxlength: "100", autocomplete: "name", required: ""})),
+      field("cd-email", "email_optional", h("input", {type: "email", maxlength: "254", autocomplete: "email"})),
+      ui.topicField = field("cd-topic", "topic", h("select", {})),
+      ui.startBtn = h("button", {"class": "cd-primary", type: "submit"})
+    ]);
+    ui.offlineForm = h("form", {"class": "cd-form cd-offline", novalidate: "", hidden: true}, [
+      ui.offlineIntro = h("p", {"class": "cd-intro"}),
+      field("cd-oname", "name", h("input", {type: "text", maxlength: "100", autocomplete: "name", required: ""})),
+      field("cd-oemail", "email", h("input", {type: "email", maxlength: "254", autocomplete: "email", required: ""})),
+      field("cd-otext", "message", h("textarea", {rows: "4", required: ""})),
+      ui.offlineBtn = h("button", {"class": "cd-primary", type: "submit"})
+    ]);
+    ui.thanks = h("div", {"class": "cd-thanks", role: "status", hidden: true});
+
+    ui.msgs = h("div", {"class": "cd-msgs"});
+    ui.pending = h("div", {"class": "cd-msgs cd-outbox"});
+    ui.log = h("div", {"class": "cd-log", role: "log", "aria-live": "polite", tabindex: "0"}, [ui.msgs, ui.pending]);
+    ui.queue = h("div", {"class": "cd-note cd-queue", role: "status", hidden: true});
+    ui.typing = h("div", {"class": "cd-typing", "aria-live": "polite"});
+    ui.chat = h("div", {"class": "cd-chat", hidden: true}, [ui.log, ui.queue, ui.typing]);
+
+    ui.endedText = h("p");
+    ui.newChat = h("button", {"class": "cd-primary", type: "button"});
+    ui.ended = h("div", {"class": "cd-ended", hidden: true}, [ui.endedText, ui.newChat]);
+
+    ui.input = h("textarea", {id: "cd-input", rows: "1"});
+    ui.inputLabel = h("label", {"class": "cd-sr", "for": "cd-input"});
+    ui.counter = h("span", {"class": "cd-counter", "aria-live": "polite", hidden: true});
+    ui.send = h("button", {"class": "cd-send", type: "submit"}, [svg(ICON_SEND)]);
+    ui.composer = h("form", {"class": "cd-composer", hidden: true}, [ui.inputLabel, ui.input, ui.send, ui.counter]);
+
+    ui.panel = h("div", {"class": "cd-panel", role: "dialog", "aria-labelledby": "cd-title", hidden: true}, [
+      h("header", {"class": "cd-head"}, [ui.avatar, h("div", {"class": "cd-head-text"}, [ui.title, ui.sub]), ui.end, ui.min]),
+      ui.status,
+      h("div", {"class": "cd-body"}, [ui.prechat, ui.offlineForm, ui.thanks, ui.chat]),
+      ui.ended,
+      ui.composer
+    ]);
+    root.appendChild(style);
+    root.appendChild(ui.panel);
+    ui.avatar.appendChild(svg(ICON_CHAT));
+
+    ui.min.onclick = function () { closePanel(); };
+    ui.panel.addEventListener("keydown", function (e) {
+      if (e.key == "Escape") { e.preventDefault(); closePanel(); }
+    });
+    ui.end.onclick = function () { if (st.conv && send({type: "close"})) ui.end.disabled = true; };
+    ui.newChat.onclick = newChat;
+    ui.prechat.onsubmit = submitPrechat;
+    ui.offlineForm.onsubmit = submitOffline;
+    ui.composer.onsubmit = function (e) { e.preventDefault(); submitMessage(); };
+    ui.input.addEventListener("keydown", function (e) {
+      if (e.key == "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submitMessage(); }
+    });
+    ui.input.addEventListener("input", onInput);
+  }
+
+  function applyStrings() {
+    ui.title.textContent = st.site && st.site.name ? st.site.name : t("title");
+    ui.min.setAttribute("aria-label", t("minimise"));
+    ui.end.textContent = t("end_chat");
+    ui.prechatIntro.textContent = t("prechat_intro");
+    ui.offlineIntro.textContent = t("offline_intro");
+    root.querySelectorAll(".cd-field").forEach(function (f) {
+      f.querySelector("label").textContent = t(f.getAttribute("data-label"));
+    });
+    ui.startBtn.textContent = t("start_chat");
+    ui.offlineBtn.textContent = t("send_offline");
+    ui.thanks.textContent = t("offline_thanks");
+    ui.log.setAttribute("aria-label", t("messages"));
+    ui.endedText.textContent = t("chat_ended");
+    ui.newChat.textContent = t("new_chat");
+    ui.inputLabel.textContent = t("composer_label");
+    ui.input.placeholder = t("composer_placeholder");
+    ui.send.setAttribute("aria-label", t("send"));
+    updateBadge();
+  }
+
+  // --- views -----------------------------------------------------------------------------------
+  function convOpen() { return !!(st.conv && OPEN[st.conv.status]); }
+
+  function render() {
+    var connected = st.ready, site = st.site, conv = st.conv;
+    ui.status.hidden = connected && !st.stopped;
+    ui.status.className = "cd-status" + (st.everConnected || st.attempt > 1 ? " cd-bad" : "");
+    ui.status.textContent = st.stopped ? t("not_available") :
+      (st.attempt > 1 || st.everConnected) ? (S ? t("cant_connect") : api._s[1]) : (S ? t("connecting") : "…");
+    if (!S) return;
+    ui.title.textContent = site && site.name ? site.name : t("title");
+    var agent = conv && conv.agent_name;
+    ui.avatar.textContent = "";
+    if (agent) ui.avatar.textContent = agent.trim().charAt(0).toUpperCase();
+    else ui.avatar.appendChild(svg(ICON_CHAT));
+    ui.sub.textContent = agent && convOpen() ? agent : conv && conv.status == "queued" ? t("waiting") :
+      site && !site.can_chat ? t("subtitle_offline") : t("subtitle_online");
+
+    var view = conv ? "chat" : st.offlineDone ? "thanks" : !site ? "none" : site.can_chat ? "prechat" : "offline";
+    ui.prechat.hidden = view != "prechat";
+    ui.offlineForm.hidden = view != "offline";
+    ui.thanks.hidden = view != "thanks";
+    ui.chat.hidden = view != "chat";
+    ui.composer.hidden = !(view == "chat" && convOpen());
+    ui.ended.hidden = !(view == "chat" && !convOpen());
+    ui.end.hidden = !convOpen();
+    ui.end.disabled = !connected;
+    ui.startBtn.disabled = !connected || st.starting;
+    ui.offlineBtn.disabled = !connected || !!st.offline;
+    ui.send.disabled = false; // a message written offline waits in the outbox
+    if (site) ui.input.maxLength = site.max_message_chars;
+
+    var q = conv && conv.status == "queued" && st.queue;
+    ui.queue.hidden = !q;
+    if (q) {
+      var wait = q.estimated_wait_seconds;
+      ui.queue.textContent = t("queue_position", {n: q.position}) +
+        (wait != null ? " · " + t("estimated_wait", {n: Math.max(1, Math.round(wait / 60))}) : "");
+    }
+    if (!convOpen()) showTyping(null);
+    refreshMeta();
+  }
+
+  function focusView() {
+    var target = !ui.prechat.hidden ? ui["cd-name"] : !ui.offlineForm.hidden ? ui["cd-oname"] :
+      !ui.composer.hidden ? ui.input : !ui.ended.hidden ? ui.newChat : ui.min;
+    if (target.value) {
+      var next = [ui["cd-email"], ui["cd-topic"], ui["cd-oemail"], ui["cd-otext"]].filter(function (f) {
+        return f.closest("form") == target.closest("form") && !f.value && !f.closest("[hidden]");
+      })[0];
+      if (next) target = next;
+    }
+    try { target.focus(); } catch (e) {}
+  }
+
+  function openPanel() {
+    st.open = true;
+    ui.panel.hidden = false;
+    launcher.setAttribute("aria-expanded", "true");
+    launcher.classList.add("cd-is-open");
+    session("open", "1");
+    focusView();
+    scrollDown();
+    markSeen();
+    updateBadge();
+  }
+
+  function closePanel() {
+    if (!st.open) return;
+    st.open = false;
+    ui.panel.hidden = true;
+    launcher.setAttribute("aria-expanded", "false");
+    launcher.classList.remove("cd-is-open");
+    session("open", null);
+    launcher.focus();
+  }
+
+  // --- messages ----------------------------------------------------------------------------------
+  function time(iso) {
+    var date = iso ? new Date(iso) : new Date();
+    try { return date.toLocaleTimeString(LANG, {hour: "2-digit", minute: "2-digit"}); } catch (e) { return ""; }
+  }
+
+  function row(author, text, extra) {
+    var el = h("div", {"class": "cd-row cd-" + author}, [
+      h("div", {"class": "cd-bubble", text: text}),
+      h("div", {"class": "cd-meta"})
+    ]);
+    for (var a in extra || {}) if (extra[a] != null) el.setAttribute("data-" + a, extra[a]);
+    return el;
+  }
+
+  function scrollDown() { ui.log.scrollTop = ui.log.scrollHeight; }
+
+  // Puts a stored message in its place by seq; a seq already shown is skipped.
+  function addMessage(m) {
+    if (st.msgs[m.seq]) return false;
+    var author = m.author == "agent" || m.author == "system" ? m.author : "visitor";
+    var el = row(author, m.text, {seq: m.seq, "client-id": m.client_id, status: author == "visitor" ? "delivered" : null,
+      time: time(m.sent_at), name: m.agent_name});
+    st.msgs[m.seq] = el;
+    var after = null;
+    Array.prototype.some.call(ui.msgs.children, function (other) {
+      if (+other.getAttribute("data-seq") > m.seq) { after = other; return true; }
+      return false;
+    });
+    ui.msgs.insertBefore(el, after);
+    if (m.seq > st.maxSeq) st.maxSeq = m.seq;
+    if (m.client_id) {
+      var pending = ui.pending.querySelector('[data-client-id="' + cssEscape(m.client_id) + '"]');
+      if (pending) pending.remove();
+      dropFromOutbox(m.client_id);
+    }
+    if (author == "agent") showTyping(null);
+    return true;
+  }
+
+  // A note from the widget itself (such as "Alice joined"), placed after the messages so far.
+  function addNote(text) {
+    var el = row("system", text, {seq: st.maxSeq + 0.5, local: "1"});
+    ui.msgs.appendChild(el);
+  }
+
+  function cssEscape(v) { return String(v).replace(/["\\]/g, "\\$&"); }
+
+  function refreshMeta() {
+    var rows = ui.msgs.querySelectorAll(".cd-row"), lastVisitor = null;
+    Array.prototype.forEach.call(rows, function (el) {
+      var meta = el.querySelector(".cd-meta"), tm = el.getAttribute("data-time") || "";
+      if (el.classList.contains("cd-agent")) meta.textContent = [el.getAttribute("data-name") || t("agent"), tm].join(" · ");
+      else if (el.classList.contains("cd-visitor")) { meta.textContent = tm; lastVisitor = el; }
+    });
+    if (lastVisitor && !ui.pending.children.length) {
+      var seen = st.agentSeen >= +lastVisitor.getAttribute("data-seq");
+      lastVisitor.querySelector(".cd-meta").textContent = (lastVisitor.getAttribute("data-time") || "") + " · " +
+        t(seen ? "seen" : "delivered");
+      lastVisitor.setAttribute("data-seen", seen ? "1" : "0");
+    }
+    Array.prototype.forEach.call(ui.pending.children, function (el) {
+      var reason = el.getAttribute("data-reason");
+      el.querySelector(".cd-meta").textContent = reason ? t("not_sent", {reason: t(reason)}) : t("sending");
+    });
+  }
+
+  // --- outbox ----------------------------------------------------------------------------------
+  function saveOutbox() { local("outbox", st.outbox.length ? JSON.stringify(st.outbox) : null); }
+
+  function dropFromOutbox(clientId) {
+    var before = st.outbox.length;
+    st.outbox = st.outbox.filter(function (m) { return m.client_id != clientId; });
+    if (st.outbox.length != before) saveOutbox();
+  }
+
+  function showPending(item) {
+    if (ui.pending.querySelector('[data-client-id="' + cssEscape(item.client_id) + '"]')) return;
+    ui.pending.appendChild(row("visitor", item.text, {"client-id": item.client_id, status: "sending"}));
+  }
+
+  function sendQueued(item) {
+    if (st.ready && convOpen() && st.outbox.some(function (m) { return m.client_id == item.client_id; })) {
+      send({type: "message", client_id: item.client_id, text: item.text});
+    }
+  }
+
+  function failMessage(clientId, reason) {
+    var item = st.outbox.filter(function (m) { return m.client_id == clientId; })[0];
+    dropFromOutbox(clientId);
+    var el = ui.pending.querySelector('[data-client-id="' + cssEscape(clientId) + '"]');
+    if (!el && item) {
+      showPending(item);
+      el = ui.pending.lastChild;
+    }
+    if (el) {
+      el.setAttribute("data-status", "failed");
+      el.setAttribute("data-reason", reason);
+    }
+    refreshMeta();
+  }
+
+  function submitMessage() {
+    var text = ui.input.value, max = st.site ? st.site.max_message_chars : 4000;
+    if (!text.trim() || !convOpen()) return;
+    if (text.length > max) text = text.slice(0, max);
+    var item = {client_id: uuid(), text: text, at: Date.now()};
+    st.outbox.push(item);
+    saveOutbox();
+    showPending(item);
+    ui.input.value = "";
+    onInput();
+    stopTyping();
+    refreshMeta();
+    scrollDown();
+    sendQueued(item);
+  }
+
+  // --- typing ------------------------------------------------------------------------------------
+  var typing = {on: false, last: 0, timer: null, idle: null};
+
+  function onInput() {
+    var el = ui.input, max = st.site ? st.site.max_message_chars : 4000, left = max - el.value.length;
+    el.style.height = "auto";
+    el.style.height = Math.min(el.scrollHeight, 120) + "px";
+    ui.counter.hidden = left > 100;
+    ui.counter.textContent = t("chars_left", {n: Math.max(0, left)});
+    if (!convOpen()) return;
+    clearTimeout(typing.idle);
+    if (!el.value) return stopTyping();
+    typing.idle = setTimeout(stopTyping, 3000);
+    var wait = typing.last + 1000 - Date.now();
+    if (wait <= 0) sendTyping();
+    else if (!typing.timer) typing.timer = setTimeout(sendTyping, wait);
+  }
+
+  function sendTyping() {
+    typing.timer = null;
+    if (!ui.input.value || !convOpen()) return;
+    typing.last = Date.now();
+    typing.on = send({type: "typing", is_typing: true, preview: ui.input.value.slice(0, 200)});
+  }
+
+  function stopTyping() {
+    clearTimeout(typing.timer);
+    clearTimeout(typing.idle);
+    typing.timer = null;
+    if (typing.on) {
+      typing.on = false;
+      send({type: "typing", is_typing: false});
+    }
+  }
+
+  function showTyping(name) {
+    clearTimeout(st.agentTyping);
+    ui.typing.textContent = name ? t("agent_typing", {name: name}) : "";
+    ui.typing.classList.toggle("cd-on", !!name);
+    // A lost "stopped typing" frame must not leave the indicator on forever.
+    if (name) st.agentTyping = setTimeout(function () { showTyping(null); }, 8000);
+  }
+
+  // --- seen and unread ---------------------------------------------------------------------------
+  function agentSeqs() {
+    return Array.prototype.filter.call(ui.msgs.querySelectorAll(".cd-agent"), function (el) {
+      return !el.hasAttribute("data-local");
+    }).map(function (el) { return +el.getAttribute("data-seq"); });
+  }
+
+  function markSeen() {
+    if (!st.open || d.visibilityState == "hidden" || !st.ready || !st.conv) return;
+    var newest = Math.max.apply(null, [0].concat(agentSeqs()));
+    if (newest > (+local("seen") || 0) || newest > (st.sentSeen || 0)) {
+      if (send({type: "seen", seq: newest})) {
+        st.sentSeen = newest;
+        local("seen", newest);
+      }
+    }
+    updateBadge();
+  }
+
+  function updateBadge() {
+    var seen = +local("seen") || 0;
+    var unread = st.open ? 0 : agentSeqs().filter(function (s) { return s > seen; }).length;
+    badge.hidden = !unread;
+    badge.textContent = unread > 9 ? "9+" : unread;
+    launcher.setAttribute("aria-label", S ? (st.open ? t("close_chat") : t("open_chat")) +
+      (unread ? " (" + t("new_messages", {n: unread}) + ")" : "") : api._s[0]);
+  }
+
+  // --- forms -------------------------------------------------------------------------------------
+  function fieldError(id, show) {
+    ui[id + "-error"].textContent = show ? (id == "cd-topic" ? t("invalid_topic") : t("check_field")) : "";
+    ui[id + "-error"].hidden = !show;
+    if (show) ui[id].setAttribute("aria-invalid", "true"); else ui[id].removeAttribute("aria-invalid");
+    ui[id].setAttribute("aria-describedby", id + "-error");
+  }
+
+  function validate(ids) {
+    var first = null;
+    ids.forEach(function (id) {
+      var el = ui[id], bad = !el.checkValidity() || (el.required && !el.value.trim());
+      fieldError(id, bad);
+      if (bad && !first) first = el;
+    });
+    if (first) first.focus();
+    return !first;
+  }
+
+  function submitPrechat(e) {
+    e.preventDefault();
+    var hasTopics = st.site && st.site.topics.length;
+    ui["cd-topic"].required = !!hasTopics;
+    if (!validate(["cd-name", "cd-email"].concat(hasTopics ? ["cd-topic"] : []))) return;
+    var frame = {type: "start", name: ui["cd-name"].value.trim()};
+    if (ui["cd-email"].value.trim()) frame.email = ui["cd-email"].value.trim();
+    if (hasTopics && ui["cd-topic"].value) frame.topic = +ui["cd-topic"].value;
+    if (send(frame)) {
+      st.starting = true;
+      render();
+    }
+  }
+
+  function submitOffline(e) {
+    e.preventDefault();
+    if (!validate(["cd-oname", "cd-oemail", "cd-otext"])) return;
+    st.offline = {client_id: uuid(), name: ui["cd-oname"].value.trim(), email: ui["cd-oemail"].value.trim(),
+      text: ui["cd-otext"].value};
+    local("offline", JSON.stringify(st.offline));
+    sendOffline();
+    render();
+  }
+
+  function sendOffline() {
+    if (st.offline && st.ready) send({type: "offline_message", client_id: st.offline.client_id,
+      name: st.offline.name, email: st.offline.email, text: st.offline.text});
+  }
+
+  function fillForms() {
+    var v = st.visitor || {}, select = ui["cd-topic"];
+    if (!ui["cd-name"].value) ui["cd-name"].value = v.name || "";
+    if (!ui["cd-email"].value) ui["cd-email"].value = v.email || "";
+    if (!ui["cd-oname"].value) ui["cd-oname"].value = v.name || "";
+    if (!ui["cd-oemail"].value) ui["cd-oemail"].value = v.email || "";
+    var topics = (st.site && st.site.topics) || [], chosen = select.value;
+    select.textContent = "";
+    select.appendChild(h("option", {value: "", text: t("choose_topic")}));
+    topics.forEach(function (topic) { select.appendChild(h("option", {value: topic.id, text: topic.label})); });
+    select.value = chosen;
+    ui.topicField.hidden = !topics.length;
+  }
+
+  function newChat() {
+    if (st.conv) local("dismissed", st.conv.conversation_id);
+    resetConversation(null);
+    render();
+    focusView();
+  }
+
+  function resetConversation(conv) {
+    st.conv = conv;
+    st.msgs = {};
+    st.maxSeq = 0;
+    st.agentSeen = conv ? conv.agent_seen_seq : 0;
+    st.queue = null;
+    st.sentSeen = 0;
+    ui.msgs.textContent = "";
+    Array.prototype.forEach.call(ui.pending.querySelectorAll('[data-status="failed"]'), function (el) { el.remove(); });
+    local("conv", conv ? conv.conversation_id : null);
+    local("seen", null);
+  }
+
+  // --- the socket ----------------------------------------------------------------------------------
+  function send(frame) {
+    var ws = st.ws;
+    if (!ws || ws.readyState != 1 || (!st.ready && frame.type != "hello")) return false;
+    try { ws.send(JSON.stringify(frame)); return true; } catch (e) { return false; }
+  }
+
+  function hello() {
+    var t0 = +session("t0") || Date.now(), page = {
+      url: location.href.slice(0, 2000), title: (d.title || "").slice(0, 300), referrer: (d.referrer || "").slice(0, 2000)
+    };
+    var frame = {type: "hello", language: (navigator.language || "").slice(0, 35),
+      time_on_site: Math.max(0, Math.floor((Date.now() - t0) / 1000)), new_visit: !session("visited"),
+      screen: (screen.width + "x" + screen.height).slice(0, 20), page: page};
+    var token = local("token"), conv = local("conv");
+    if (token) frame.token = token;
+    // Within one page the history is in memory: ask only for what came after it. A new page
+    // asks for the whole conversation.
+    if (conv && st.conv && st.conv.conversation_id == conv) {
+      frame.conversation_id = conv;
+      frame.last_seq = st.maxSeq;
+    }
+    send(frame);
+  }
+
+  function connect() {
+    st.retryTimer = null;
+    if (st.stopped || st.ws) return;
+    if (!S) return loadStrings();
+    var ws;
+    try { ws = new WebSocket(WS_URL); } catch (e) { return retry(); }
+    st.ws = ws;
+    ws.onopen = function () { st.lastRx = Date.now(); hello(); };
+    ws.onmessage = function (e) {
+      st.lastRx = Date.now();
+      var frame;
+      try { frame = JSON.parse(e.data); } catch (err) { return; }
+      try { handle(frame); } catch (err) { if (w.console) console.error("chatdesk:", err); }
+    };
+    ws.onclose = function (e) { if (st.ws === ws) lost(e.code); };
+  }
+
+  // The socket is gone: forget it and plan the next attempt.
+  function lost(code) {
+    var ws = st.ws;
+    st.ws = null;
+    st.ready = false;
+    if (ws) { ws.onclose = ws.onmessage = ws.onopen = null; try { ws.close(); } catch (e) {} }
+    showTyping(null);
+    typing.on = false;
+    if (code == 4003 || code == 4004) st.stopped = true; // this page may not use the widget
+    else if (code == 4001) { st.attempt = 0; retry(0); } // bad token: reconnect at once without it
+    else {
+      if (code == 4008) st.attempt = Math.max(st.attempt, 5); // flooding: back off for a while
+      retry();
+    }
+    render();
+  }
+
+  // Exponential backoff with ±50% jitter, so a server restart is not met by every widget at once.
+  function retry(delay) {
+    if (st.retryTimer || st.stopped) return;
+    if (delay == null) delay = Math.min(30000, 500 * Math.pow(2, st.attempt)) * (0.5 + Math.random());
+    st.attempt++;
+    st.retryTimer = setTimeout(connect, delay);
+  }
+
+  function loadStrings() {
+    fetch(base + "widget/strings/" + LANG + ".json").then(function (r) {
+      if (!r.ok) throw new Error("strings " + r.status);
+      return r.json();
+    }).then(function (data) {
+      S = data.strings;
+      applyStrings();
+      fillForms();
+      render();
+      connect();
+    }).catch(function () {
+      retry();
+      render();
+    });
+  }
+
+  // Liveness: a socket that hears nothing for long (a sleeping laptop, a dead proxy) is replaced.
+  setInterval(function () {
+    if (!st.ws || st.ws.readyState != 1) return;
+    var now = Date.now();
+    if (now - st.lastRx > 45000) return lost(1006);
+    if (st.ready && now - st.lastRx > 25000 && now - st.lastPing > 25000) {
+      st.lastPing = now;
+      send({type: "ping"});
+    }
+  }, 5000);
+
+  function ready() {
+    st.ready = true;
+    st.everConnected = true;
+    st.attempt = 0;
+    session("visited", "1");
+    // Everything not acked goes again; the server keeps the first copy of each client_id.
+    st.outbox.forEach(function (item) {
+      showPending(item);
+      if (convOpen()) sendQueued(item);
+      else failMessage(item.client_id, "chat_closed");
+    });
+    sendOffline();
+    markSeen();
+    render();
+  }
+
+  function handle(f) {
+    var type = f.type;
+    if (type == "welcome") {
+      local("token", f.token);
+      st.site = f.site;
+      st.visitor = f.visitor;
+      var conv = f.conversation;
+      if (conv && !OPEN[conv.status] && conv.conversation_id == local("dismissed")) conv = null;
+      if (!conv || !st.conv || conv.conversation_id != st.conv.conversation_id) resetConversation(conv);
+      else st.conv = conv;
+      st.agentSeen = conv ? Math.max(st.agentSeen, conv.agent_seen_seq) : 0;
+      st.starting = false;
+      fillForms();
+      applyStrings();
+      if (!f.conversation) ready();
+      else render();
+    } else if (type == "replayed") {
+      ready();
+      scrollDown();
+    } else if (type == "message") {
+      if (!st.conv || f.conversation_id != st.conv.conversation_id || f.visibility == "internal") return;
+      if (addMessage(f)) {
+        refreshMeta();
+        scrollDown();
+        markSeen();
+        updateBadge();
+      }
+    } else if (type == "ack") {
+      var item = st.outbox.filter(function (m) { return m.client_id == f.client_id; })[0];
+      if (item && st.conv && f.conversation_id == st.conv.conversation_id) {
+        addMessage({seq: f.seq, author: "visitor", text: item.text, client_id: f.client_id});
+      }
+      dropFromOutbox(f.client_id);
+      refreshMeta();
+    } else if (type == "state") {
+      onState(f);
+    } else if (type == "queue") {
+      if (st.conv && f.conversation_id == st.conv.conversation_id) st.queue = f;
+      else st.pendingQueue = f; // `start` may answer with the queue before the state frame
+      render();
+    } else if (type == "typing") {
+      if (f.by == "agent" && st.conv && f.conversation_id == st.conv.conversation_id) {
+        showTyping(f.is_typing ? (f.agent_name || st.conv.agent_name || t("agent")) : null);
+      }
+    } else if (type == "seen") {
+      if (!st.conv || f.conversation_id != st.conv.conversation_id) return;
+      if (f.by == "agent") st.agentSeen = Math.max(st.agentSeen, f.seq);
+      else if (f.seq > (+local("seen") || 0)) local("seen", f.seq); // read in another tab
+      refreshMeta();
+      updateBadge();
+    } else if (type == "offline_received") {
+      if (st.offline && f.client_id == st.offline.client_id) {
+        st.offline = null;
+        st.offlineDone = true;
+        local("offline", null);
+        ui["cd-otext"].value = "";
+        render();
+        if (st.open) {
+          ui.thanks.setAttribute("tabindex", "-1");
+          ui.thanks.focus();
+        }
+      }
+    } else if (type == "error") {
+      onError(f);
+    }
+  }
+
+  function onState(f) {
+    var current = st.conv, started = st.starting;
+    if (!current || f.conversation_id != current.conversation_id) {
+      // A new chat: ours, or one started in another tab. An old chat's news is ignored.
+      if (!OPEN[f.status]) return;
+      resetConversation(f);
+      if (st.pendingQueue && st.pendingQueue.conversation_id == f.conversation_id) st.queue = st.pendingQueue;
+    } else {
+      st.conv = f;
+    }
+    st.pendingQueue = null;
+    st.starting = false;
+    st.agentSeen = Math.max(st.agentSeen, f.agent_seen_seq || 0);
+    if (f.status != "queued") st.queue = null;
+    if (f.agent_name && OPEN[f.status] && (!current || current.agent_name != f.agent_name)) {
+      addNote(t("agent_joined", {name: f.agent_name}));
+    }
+    render();
+    if (started && st.open) focusView();
+    if (current && OPEN[current.status] && !OPEN[f.status] && st.open) focusView();
+  }
+
+  function onError(f) {
+    var code = f.code, ref = f.ref;
+    if (code == "bad_token") {
+      // The server closes with 4001 next; the reconnect starts as a new visitor.
+      local("token", null);
+      local("conv", null);
+      st.conv = null;
+      return;
+    }
+    if (st.offline && ref == st.offline.client_id) {
+      if (f.retry) return setTimeout(sendOffline, f.retry_after_ms || 2000);
+      st.offline = null;
+      local("offline", null);
+      fieldError(f.field == "email" ? "cd-oemail" : f.field == "name" ? "cd-oname" : "cd-otext", true);
+      return render();
+    }
+    if (ref && st.outbox.some(function (m) { return m.client_id == ref; })) {
+      var item = st.outbox.filter(function (m) { return m.client_id == ref; })[0];
+      if (f.retry) return setTimeout(function () { sendQueued(item); }, f.retry_after_ms || 2000);
+      return failMessage(ref, REASONS[code] || "send_failed");
+    }
+    if (st.starting && (code == "invalid_topic" || code == "invalid_field" || code == "rate_limited")) {
+      st.starting = false;
+      if (code == "invalid_topic") fieldError("cd-topic", true);
+      else if (f.field == "email" || f.field == "name") fieldError("cd-" + f.field, true);
+      render();
+    }
+  }
+
+  // --- commands from the page (window.chatdesk) ---------------------------------------------------
+  function run(args) {
+    var cmd = args[0];
+    if (cmd == "open") openPanel();
+    else if (cmd == "close") closePanel();
+    else if (cmd == "toggle") (st.open ? closePanel : openPanel)();
+    // Unknown commands are ignored, so a page written for a newer widget does not break.
+  }
+
+  function pageChanged() {
+    if (st.ready && convOpen()) send({type: "page", url: location.href.slice(0, 2000), title: (d.title || "").slice(0, 300)});
+  }
+
+  // --- start ---------------------------------------------------------------------------------------
+  build();
+  render();
+  w.addEventListener("online", function () {
+    if (!st.ws && st.retryTimer) { clearTimeout(st.retryTimer); st.retryTimer = null; connect(); }
+  });
+  d.addEventListener("visibilitychange", markSeen);
+  w.addEventListener("hashchange", pageChanged);
+  w.addEventListener("popstate", pageChanged);
+  st.outbox.forEach(showPending);
+  connect();
+  api._app = function (args) { try { return run(args); } catch (e) {} };
+  var queued = api.q.splice(0);
+  if (session("open") && !queued.some(function (a) { return a[0] == "open" || a[0] == "toggle"; })) queued.unshift(["open"]);
+  queued.forEach(api._app);
+})(window, document);
