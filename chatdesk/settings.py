@@ -89,21 +89,17 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 # redis-py caps an async pool at 100 connections by default; a burst of socket connects then
 # fails with HTTP 500. Size it for the number of sockets one daphne process is meant to hold.
 REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 2000, minimum=10)
-CHANNEL_LAYER = env_str("CHANNEL_LAYER", "redis")
-if CHANNEL_LAYER == "redis":
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}],
-                "prefix": env_str("CHANNEL_PREFIX", "chatdesk"),
-            },
-        }
+CHANNEL_LAYERS = {
+    "default": {
+        # Pub/sub: one PUBLISH per group send, no per-channel lists to poll; several daphne
+        # processes sharing one Redis see each other's groups.
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}],
+            "prefix": env_str("CHANNEL_PREFIX", "chatdesk"),
+        },
     }
-elif CHANNEL_LAYER == "memory":  # unit tests only: it cannot reach a second process
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-else:
-    raise ImproperlyConfigured(f"CHANNEL_LAYER must be redis or memory, got {CHANNEL_LAYER!r}")
+}
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)

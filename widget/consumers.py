@@ -131,12 +131,14 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             accept_language=self.headers.get(b"accept-language", b"").decode("latin-1"),
         )
         context.update(await db(services.visitor_history)(self.visitor))
-        self.conversation, _ = await db(lifecycle.start_conversation)(
+        started, _ = await db(lifecycle.start_conversation)(
             site=self.site, visitor=self.visitor, topic=topic, name=frame["name"].strip(),
             email=(frame.get("email") or "").strip(), context=context,
         )
-        # Sent directly as well as through the channel layer, so the client knows its conversation
-        # before the queue frame that follows; a state frame applies the same way twice.
+        # Routing may have assigned the chat already (it runs on commit): read it again. Sent
+        # directly as well as through the channel layer, so the client knows its conversation
+        # before the queue frame that follows.
+        self.conversation = await db(services.fetch_conversation)(started.pk)
         await self._send(frames.state_frame(self.conversation))
         await self._send_queue_position(await db(queue_position)(self.conversation))
 
@@ -192,14 +194,25 @@ class VisitorConsumer(AsyncWebsocketConsumer):
 
     async def conv_frame(self, event):
         frame = event["frame"]
-        if frame["type"] == "state" and self.conversation is not None \
-                and frame["conversation_id"] == str(self.conversation.public_id):
-            # Keep this socket's view of its conversation current (another tab may have closed it).
+        if frame["type"] == "state":
+            frame = await self._follow(frame)
+        await self._send(frame)
+
+    async def _follow(self, frame):
+        """Keep this socket's conversation current, and answer with the state as it is now.
+
+        Published states can arrive out of order with each other and with direct replies (queued
+        after assigned, say); a state read from the database when it is sent is never older than
+        one this socket sent before, so the last state a client gets is the true one.
+        """
+        ours = self.conversation is not None and frame["conversation_id"] == str(self.conversation.public_id)
+        if ours:
             self.conversation = await db(services.fetch_conversation)(self.conversation.pk)
-        elif frame["type"] == "state" and (self.conversation is None or not self.conversation.is_open):
+        elif self.conversation is None or not self.conversation.is_open:
             # A chat started in another tab of this visitor: follow it here too.
             self.conversation = await db(services.fetch_conversation_by_public_id)(frame["conversation_id"])
-        await self._send(frame)
+            ours = self.conversation is not None
+        return frames.state_frame(self.conversation) if ours else frame
 
     # --- helpers -------------------------------------------------------------------------------
 

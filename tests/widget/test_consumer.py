@@ -359,3 +359,12 @@ async def test_a_last_seq_of_another_conversation_does_not_hide_this_ones_histor
     frames = [await again.receive(), await again.receive()]
     assert [(f["type"], f.get("seq"), f.get("last_seq")) for f in frames] == [("message", 1, None),
                                                                               ("replayed", None, 1)]
+
+
+async def test_a_chat_routed_at_once_is_never_shown_as_queued_after_it_was_assigned(acme, alice, open_widget):
+    widget = await open_widget()
+    welcome = await widget.hello()
+    await widget.send({"type": "start", "name": "Ann", "topic": welcome["site"]["topics"][0]["id"]})
+    # One direct state, then one per published change (queued, assigned): each read when sent.
+    states = [await widget.receive_until("state") for _ in range(3)]
+    assert [(s["status"], s["agent_name"]) for s in states] == [("assigned", "Alice")] * 3
