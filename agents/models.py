@@ -25,6 +25,22 @@ class Department(models.Model):
     name = models.CharField(max_length=100, unique=True)
     strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.BEST_SKILL)
     accept_mode = models.CharField(max_length=10, choices=AcceptMode.choices, default=AcceptMode.AUTO)
+    # Routing and its timed widening (agents/routing.py, docs/routing.md). Empty: never widen that way.
+    min_proficiency = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="At first a chat waits for agents with at least this proficiency in each required skill.",
+    )
+    lower_proficiency_after_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="After this wait, any proficiency in the required skills will do.",
+    )
+    any_agent_after_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="After this wait, any agent of the department will do.",
+    )
+    fallback_department = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Whose agents may take this department's chats after fallback_after_seconds.",
+    )
+    fallback_after_seconds = models.PositiveIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.name
@@ -48,9 +64,74 @@ class Agent(models.Model):
     departments = models.ManyToManyField(Department, blank=True, related_name="agents")
     skills = models.ManyToManyField(Skill, through="AgentSkill", blank=True, related_name="agents")
     last_assigned_at = models.DateTimeField(null=True, blank=True)
+    # Set with status by agents.presence; "longest idle" routing counts from it.
+    status_changed_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.display_name
+
+
+class AgentStatusEvent(models.Model):
+    """One row per status or cap change of an agent (agents.presence). Occupancy replays these."""
+
+    class Kind(models.TextChoices):
+        STATUS = "status", "Status changed"
+        CAP = "cap", "Cap changed"
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="status_events")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    at = models.DateTimeField()
+    # The agent's state after the change, and what it was before.
+    status = models.CharField(max_length=10, choices=Agent.Status.choices)
+    max_concurrent_chats = models.PositiveSmallIntegerField()
+    previous = models.CharField(max_length=10)
+    changed_by = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        indexes = [
+            # Occupancy: one agent's changes in a time range, in order.
+            models.Index(fields=["agent", "at"], name="agent_status_event_agent_at"),
+            # Metrics over every agent for a period.
+            models.Index(fields=["at"], name="agent_status_event_at"),
+        ]
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {self.kind} {self.previous}→{self.status if self.kind == 'status' else self.max_concurrent_chats}"
+
+
+class RoutingEvent(models.Model):
+    """What routing did to a waiting chat besides assigning it: widened its search, estimated its wait.
+
+    The assignment itself is a ConversationEvent with the routing reason in its details.
+    """
+
+    class Kind(models.TextChoices):
+        WIDENED = "widened", "Search widened"
+        ESTIMATE = "estimate", "Wait estimated"
+
+    conversation = models.ForeignKey("conversations.Conversation", on_delete=models.CASCADE,
+                                     related_name="routing_events")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    at = models.DateTimeField()
+    # widened: the new stage number (agents.routing.Stage); estimate: 0.
+    stage = models.PositiveSmallIntegerField(default=0)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            # A widening is recorded once even when two routing passes see it at the same time.
+            models.UniqueConstraint(fields=["conversation", "kind", "stage"], condition=models.Q(kind="widened"),
+                                    name="routing_widened_once"),
+        ]
+        indexes = [
+            # Estimate accuracy reports: every event of a kind in a time range.
+            models.Index(fields=["kind", "at"], name="routing_event_kind_at"),
+        ]
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} {self.kind} {self.stage}"
 
 
 class AgentSkill(models.Model):

@@ -119,6 +119,14 @@ def _take_slot(agent_id: int) -> Agent:
     return agent
 
 
+def _route_after_commit(conversation: Conversation) -> None:
+    """Run a routing pass once this change commits: it may have opened a slot or taken a queue place."""
+    from agents import dispatch  # local import: agents.dispatch imports this module
+
+    site_id, conversation_id = conversation.site_id, conversation.pk
+    transaction.on_commit(lambda: dispatch.route_waiting(site_id, trigger_id=conversation_id), robust=True)
+
+
 def start_conversation(
     *, site: Site, visitor: Visitor, topic: Topic | None = None, name: str = "", email: str = "",
     context: dict | None = None, priority: int = 0,
@@ -145,6 +153,7 @@ def start_conversation(
         _record(conversation, Kind.QUEUED, Actor.visitor(), now,
                 topic=topic.label if topic else None, priority=priority)
         _publish_state(conversation)
+        _route_after_commit(conversation)
     return conversation, True
 
 
@@ -241,6 +250,7 @@ def requeue_conversation(*, conversation_id: int, actor: Actor, reason: str) -> 
         conversation.save(update_fields=["status", "assigned_agent"])
         _record(conversation, Kind.REQUEUED, actor, timezone.now(), from_agent_id=from_agent, reason=reason)
         _publish_state(conversation)
+        _route_after_commit(conversation)
     return conversation
 
 
@@ -270,6 +280,7 @@ def transfer_conversation(
                 to_agent_id=target.pk if target else None,
                 to_department_id=to_department.pk if to_department else None, note=note)
         _publish_state(conversation)
+        _route_after_commit(conversation)
     return conversation
 
 
@@ -290,6 +301,7 @@ def close_conversation(*, conversation_id: int, actor: Actor, resolved: bool | N
         _record(conversation, outcome, actor, now, agent_id=conversation.assigned_agent_id,
                 resolved=resolved, summary=summary)
         _publish_state(conversation)
+        _route_after_commit(conversation)
     return conversation
 
 

@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 
-from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Agent
@@ -34,19 +33,6 @@ def messages_after(conversation_id: int, seq: int, *, public_only: bool) -> list
     if public_only:
         messages = messages.filter(visibility=Message.Visibility.PUBLIC)
     return list(messages.order_by("seq")[:REPLAY_LIMIT])
-
-
-def queue_position(conversation: Conversation) -> int | None:
-    """1-based place in the site's queue (priority first, then waiting time), None if not queued."""
-    if conversation.status != Conversation.Status.QUEUED:
-        return None
-    ahead = Conversation.objects.filter(
-        Q(priority__gt=conversation.priority)
-        | Q(priority=conversation.priority, queued_at__lt=conversation.queued_at)
-        | Q(priority=conversation.priority, queued_at=conversation.queued_at, pk__lt=conversation.pk),
-        site_id=conversation.site_id, status=Conversation.Status.QUEUED,
-    ).count()
-    return ahead + 1
 
 
 def site_availability(site: Site) -> dict:

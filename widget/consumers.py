@@ -13,7 +13,6 @@ from django.conf import settings
 from conversations import frames, lifecycle
 from conversations.lifecycle import Actor, LifecycleError
 from conversations.publish import staff_group, visitor_group
-from conversations.selectors import queue_position
 from widget import services
 from widget.context import visitor_context
 from widget.origins import origin_allowed
@@ -113,7 +112,8 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             await self._send(frames.message_frame(message, self.conversation))
         await self._send({"type": "replayed", "conversation_id": str(self.conversation.public_id),
                           "last_seq": messages[-1].seq if messages else since})
-        await self._send_queue_position(greeting.position)
+        if greeting.queue is not None:
+            await self._send(greeting.queue)
         page = (frame.get("page") or {})
         if self.conversation.is_open and page.get("url"):
             await db(lifecycle.record_page_view)(
@@ -138,9 +138,9 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         # Routing may have assigned the chat already (it runs on commit): read it again. Sent
         # directly as well as through the channel layer, so the client knows its conversation
         # before the queue frame that follows.
+        # Its queue position and estimate follow from the routing pass that ran on commit.
         self.conversation = await db(services.fetch_conversation)(started.pk)
         await self._send(frames.state_frame(self.conversation))
-        await self._send_queue_position(await db(queue_position)(self.conversation))
 
     async def on_message(self, frame):
         conversation = await self._require_conversation(frame)
@@ -221,11 +221,6 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             await self._error("no_conversation", "start a conversation first", ref=frame.get("client_id"))
             return None
         return self.conversation
-
-    async def _send_queue_position(self, position):
-        if position is not None:
-            await self._send({"type": "queue", "conversation_id": str(self.conversation.public_id),
-                              "position": position, "estimated_wait_seconds": None})
 
     async def _flooded(self, text_data):
         self.refused_in_a_row += 1

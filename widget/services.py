@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from conversations.hours import is_open
 from conversations.models import Conversation, Message, Site, Visitor
-from conversations.selectors import current_conversation, messages_after, queue_position, site_availability
+from agents import dispatch
+from conversations.selectors import current_conversation, messages_after, site_availability
 from widget.tokens import make_visitor_token, read_visitor_token
 
 
@@ -21,7 +22,7 @@ class Greeting:
     visitor: Visitor
     token: str
     conversation: Conversation | None
-    position: int | None
+    queue: dict | None
     availability: dict
     topics: list[dict]
 
@@ -47,7 +48,7 @@ def greet_visitor(*, site: Site, token: str | None, new_visit: bool) -> Greeting
     conversation = current_conversation(visitor.pk)
     return Greeting(
         visitor=visitor, token=token, conversation=conversation,
-        position=queue_position(conversation) if conversation else None,
+        queue=dispatch.queue_frame(conversation) if conversation else None,
         availability=site_availability(site),
         topics=[{"id": t.pk, "label": t.label} for t in site.topics.all()],
     )

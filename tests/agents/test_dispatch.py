@@ -1,0 +1,238 @@
+"""agents.dispatch and agents.presence against the database: event-driven routing end to end.
+
+Acme's Support department handles Orders chats. Alice is the orders expert (5), Bob knows orders
+a little (2), Olga is an orders expert who is offline. Ann, Ben and Cat are visitors.
+"""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from agents import dispatch, presence
+from agents.models import Agent, AgentStatusEvent, Department, RoutingEvent
+from agents.tasks import sweep_queues
+from conversations import lifecycle
+from conversations.lifecycle import Actor
+from conversations.models import Conversation, ConversationEvent
+from conversations.publish import visitor_group
+from tests.personas import make_agent, make_site, make_topic, make_visitor
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def acme():
+    return make_site()
+
+
+@pytest.fixture
+def support():
+    return Department.objects.create(name="Support")
+
+
+@pytest.fixture
+def orders(acme, support):
+    topic = make_topic(acme, "Orders", "orders")
+    topic.department = support
+    topic.save(update_fields=["department"])
+    return topic
+
+
+def staff(username, support, **kwargs):
+    agent = make_agent(username, **kwargs)
+    agent.departments.add(support)
+    return agent
+
+
+def start(site, topic, name="Ann", priority=0):
+    conversation, _ = lifecycle.start_conversation(site=site, visitor=make_visitor(site, name), topic=topic,
+                                                    name=name, priority=priority)
+    conversation.refresh_from_db()
+    return conversation
+
+
+def test_an_arriving_chat_goes_at_once_to_the_most_proficient_agent_with_the_reason_stored(
+        acme, support, orders, django_capture_on_commit_callbacks):
+    alice = staff("alice", support, skills={"orders": 5})
+    staff("bob", support, skills={"orders": 2})
+    with django_capture_on_commit_callbacks(execute=True):
+        conversation = start(acme, orders)
+    conversation.refresh_from_db()
+    assert (conversation.status, conversation.assigned_agent_id) == (Conversation.Status.ASSIGNED, alice.pk)
+    event = conversation.events.get(kind=ConversationEvent.Kind.ASSIGNED)
+    assert event.actor == ConversationEvent.Actor.SYSTEM
+    assert event.details["reason"]["strategy"] == "best_skill"
+    assert event.details["reason"]["candidate_count"] == 2
+    assert event.details["reason"]["chosen"] == alice.pk
+
+
+def test_a_waiting_chat_is_assigned_when_an_agent_closes_one(acme, support, orders, django_capture_on_commit_callbacks):
+    alice = staff("alice", support, cap=1, skills={"orders": 5})
+    with django_capture_on_commit_callbacks(execute=True):
+        first, second = start(acme, orders, "Ann"), start(acme, orders, "Ben")
+    second.refresh_from_db()
+    assert second.status == Conversation.Status.QUEUED
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.close_conversation(conversation_id=first.pk, actor=Actor.of_agent(alice))
+    second.refresh_from_db()
+    assert second.assigned_agent_id == alice.pk
+
+
+def test_a_waiting_chat_is_assigned_when_an_agent_comes_online_or_gets_a_higher_cap(
+        acme, support, orders, django_capture_on_commit_callbacks):
+    olga = staff("olga", support, cap=1, status=Agent.Status.OFFLINE, skills={"orders": 5})
+    with django_capture_on_commit_callbacks(execute=True):
+        ann, ben = start(acme, orders, "Ann"), start(acme, orders, "Ben")
+        presence.set_agent_status(olga, Agent.Status.ONLINE)
+    ann.refresh_from_db()
+    ben.refresh_from_db()
+    assert (ann.assigned_agent_id, ben.status) == (olga.pk, Conversation.Status.QUEUED)
+    with django_capture_on_commit_callbacks(execute=True):
+        presence.set_agent_cap(olga, 2)
+    ben.refresh_from_db()
+    assert ben.assigned_agent_id == olga.pk
+
+
+def test_a_chat_transferred_to_a_department_or_requeued_is_routed_again(
+        acme, support, orders, django_capture_on_commit_callbacks):
+    alice = staff("alice", support, cap=1, skills={"orders": 5})
+    bob = staff("bob", support, cap=1, skills={"orders": 2})
+    with django_capture_on_commit_callbacks(execute=True):
+        ann = start(acme, orders, "Ann")
+        ben = start(acme, orders, "Ben")
+    ann.refresh_from_db()
+    ben.refresh_from_db()
+    assert (ann.assigned_agent_id, ben.assigned_agent_id) == (alice.pk, bob.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        presence.set_agent_status(alice, Agent.Status.AWAY)
+        lifecycle.requeue_conversation(conversation_id=ann.pk, actor=Actor.of_agent(alice), reason="went away")
+        lifecycle.close_conversation(conversation_id=ben.pk, actor=Actor.of_agent(bob))
+    ann.refresh_from_db()
+    assert ann.assigned_agent_id == bob.pk
+
+
+def test_queue_frames_tell_each_waiting_visitor_their_position_and_estimate(
+        acme, support, orders, queue_frames, django_capture_on_commit_callbacks):
+    alice = staff("alice", support, cap=1, skills={"orders": 5})
+    with django_capture_on_commit_callbacks(execute=True):
+        ann, ben, cat = (start(acme, orders, name) for name in ("Ann", "Ben", "Cat"))
+    by_group = {group: frame for group, frame in queue_frames}
+    assert by_group[visitor_group(ben.visitor_id)] == {
+        "type": "queue", "conversation_id": str(ben.public_id), "position": 1,
+        # One matching slot, the default ten-minute handle time: 1 * 600 / (1 + 1).
+        "estimated_wait_seconds": 300,
+    }
+    assert by_group[visitor_group(cat.visitor_id)]["position"] == 2
+    estimate = RoutingEvent.objects.get(conversation=cat, kind=RoutingEvent.Kind.ESTIMATE)
+    assert estimate.details["estimated_wait_seconds"] == 600
+
+    queue_frames.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.close_conversation(conversation_id=ann.pk, actor=Actor.of_agent(alice))
+    # Ben got Alice; Cat moved up to first.
+    assert queue_frames == [(visitor_group(cat.visitor_id), {
+        "type": "queue", "conversation_id": str(cat.public_id), "position": 1, "estimated_wait_seconds": 300,
+    })]
+
+
+def test_nobody_online_who_could_take_the_chat_means_no_estimate(acme, support, orders, queue_frames,
+                                                                   django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        ann = start(acme, orders)
+    assert queue_frames[-1][1]["estimated_wait_seconds"] is None
+    assert ann.status == Conversation.Status.QUEUED
+
+
+def test_a_long_wait_widens_the_search_once_and_records_each_step(acme, support, orders):
+    support.min_proficiency, support.lower_proficiency_after_seconds = 4, 30
+    support.save()
+    bob = staff("bob", support, skills={"orders": 2})
+    ann = start(acme, orders)
+    assert dispatch.route_waiting(acme.pk).assigned == []
+    Conversation.objects.filter(pk=ann.pk).update(queued_at=ann.queued_at.replace(year=2000))
+    result = dispatch.route_waiting(acme.pk)
+    assert result.assigned == [ann.pk] and result.widened == 1
+    widened = RoutingEvent.objects.get(conversation=ann, kind=RoutingEvent.Kind.WIDENED)
+    assert widened.details["stage"] == "any_proficiency"
+    assigned = ann.events.get(kind=ConversationEvent.Kind.ASSIGNED)
+    assert (assigned.details["agent_id"], assigned.details["reason"]["stage"]) == (bob.pk, "any_proficiency")
+
+
+def test_a_pass_reads_the_same_number_of_queries_with_more_agents_and_more_waiting_chats(acme, support, orders):
+    def queries_for_one_assignment():
+        conversation = start(acme, orders)
+        staff(f"extra{Agent.objects.count()}", support, cap=1, skills={"orders": 3})
+        with CaptureQueriesContext(connection) as queries:
+            result = dispatch.route_waiting(acme.pk, trigger_id=conversation.pk)
+        assert conversation.pk in result.assigned
+        return len(queries)
+
+    small = queries_for_one_assignment()
+    for n in range(20):
+        staff(f"busy{n}", support, cap=0, skills={"orders": 5})
+    lily = make_topic(acme, "Lilies", "lilies")  # chats nobody can take pile up in the queue
+    for n in range(30):
+        start(acme, lily, f"V{n}")
+    assert queries_for_one_assignment() == small
+
+
+def test_a_race_lost_to_another_process_is_retried_with_a_fresh_snapshot(acme, support, orders, monkeypatch):
+    alice = staff("alice", support, cap=1, skills={"orders": 5})
+    bob = staff("bob", support, cap=1, skills={"orders": 2})
+    ann = start(acme, orders)
+    real_snapshot, calls = dispatch.snapshot, []
+
+    def stale_then_fresh(site_id, now=None):
+        snap = real_snapshot(site_id, now)
+        calls.append(1)
+        if len(calls) == 1:
+            # Another process fills Alice's only slot after our snapshot was taken.
+            other = start(acme, orders, "Zed")
+            lifecycle.assign_conversation(conversation_id=other.pk, agent=alice, actor=Actor.system())
+        return snap
+
+    monkeypatch.setattr(dispatch, "snapshot", stale_then_fresh)
+    result = dispatch.route_waiting(acme.pk)
+    assert result.rounds == 2 and result.assigned == [ann.pk]
+    ann.refresh_from_db()
+    assert ann.assigned_agent_id == bob.pk
+
+
+def test_the_sweep_assigns_what_no_event_triggered(acme, support, orders):
+    ann = start(acme, orders)  # no on-commit callbacks run here: as if the trigger was lost
+    alice = staff("alice", support, skills={"orders": 5})
+    assert sweep_queues() == 1
+    ann.refresh_from_db()
+    assert ann.assigned_agent_id == alice.pk
+
+
+def test_every_status_and_cap_change_is_recorded_and_no_op_changes_are_not(support):
+    alice = staff("alice", support, status=Agent.Status.OFFLINE)
+    presence.set_agent_status(alice, Agent.Status.ONLINE)
+    presence.set_agent_status(alice, Agent.Status.ONLINE)
+    presence.set_agent_cap(alice, 5, by=alice)
+    events = list(AgentStatusEvent.objects.filter(agent=alice).values_list("kind", "previous", "status",
+                                                                           "max_concurrent_chats"))
+    assert events == [("status", "offline", "online", 3), ("cap", "3", "online", 5)]
+    alice.refresh_from_db()
+    assert alice.status_changed_at is not None
+
+
+@pytest.mark.parametrize("cap", [-1, 1.5, "3", True])
+def test_a_cap_that_is_not_a_whole_number_of_zero_or_more_is_refused(support, cap):
+    alice = staff("alice", support)
+    with pytest.raises(presence.PresenceError, match="whole number of 0 or more"):
+        presence.set_agent_cap(alice, cap)
+    assert not AgentStatusEvent.objects.exists()
+
+
+def test_an_unknown_status_is_refused(support):
+    with pytest.raises(presence.PresenceError, match="online, away, offline"):
+        presence.set_agent_status(staff("alice", support), "busy")
+
+
+def test_the_sweep_is_on_the_beat_schedule():
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(task="agents.tasks.sweep_queues")
+    assert task.enabled and task.interval.every == 10
