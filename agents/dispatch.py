@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from agents import routing
+from agents import offers, routing
 from agents.models import Agent, AgentSkill, Department, RoutingEvent
 from conversations import lifecycle
 from conversations.models import Conversation, ConversationEvent
@@ -66,7 +66,7 @@ class PassResult:
 
 
 def snapshot(site_id: int, now: datetime | None = None) -> Snapshot:
-    """The site's queue and every online agent, in six queries whatever their numbers."""
+    """The site's queue and every online agent, in seven queries whatever their numbers."""
     now = now or timezone.now()
     rows = list(
         Conversation.objects.filter(site_id=site_id, status=Status.QUEUED)
@@ -77,6 +77,13 @@ def snapshot(site_id: int, now: datetime | None = None) -> Snapshot:
         conversation__site_id=site_id, conversation__status=Status.QUEUED
     ).values_list("conversation_id", "skill_id"):
         skills_of[conversation_id].add(skill_id)
+    # Agents who let an offer of a waiting chat expire (lifecycle.expire_offer): routing prefers others.
+    passed_over = defaultdict(set)
+    for conversation_id, agent_id in ConversationEvent.objects.filter(
+        conversation__site_id=site_id, conversation__status=Status.QUEUED, kind=ConversationEvent.Kind.REQUEUED,
+        details__reason="offer_timeout",
+    ).values_list("conversation_id", "details__from_agent_id"):
+        passed_over[conversation_id].add(agent_id)
     recorded = dict(
         RoutingEvent.objects.filter(
             kind=RoutingEvent.Kind.WIDENED, conversation__site_id=site_id, conversation__status=Status.QUEUED,
@@ -85,7 +92,8 @@ def snapshot(site_id: int, now: datetime | None = None) -> Snapshot:
     queue = [
         Waiting(
             chat=routing.ChatSnapshot(id=pk, queued_at=queued_at or now, priority=priority,
-                                      required_skills=frozenset(skills_of[pk]), department_id=department_id),
+                                      required_skills=frozenset(skills_of[pk]), department_id=department_id,
+                                      passed_over=frozenset(passed_over[pk])),
             visitor_id=visitor_id, public_id=str(public_id), recorded_stage=recorded.get(pk, 0),
         )
         for pk, priority, queued_at, department_id, visitor_id, public_id in rows
@@ -126,6 +134,7 @@ def policies() -> dict[int | None, routing.Policy]:
             any_agent_after=department.any_agent_after_seconds,
             fallback_after=department.fallback_after_seconds,
             fallback_department_id=department.fallback_department_id,
+            offer_timeout=offers.offer_timeout_of(department),
         )
     return result
 
@@ -191,11 +200,13 @@ def _execute(snap: Snapshot, result: PassResult) -> bool:
         return False
     decisions = routing.plan([w.chat for w in snap.queue], snap.agents, snap.policies, snap.now)
     keys = {w.chat.id: w.chat.order_key for w in snap.queue}
+    chat_departments = {w.chat.id: w.chat.department_id for w in snap.queue}
     for decision in decisions:
+        policy = snap.policies.get(chat_departments[decision.chat_id]) or routing.Policy()
         try:
-            lifecycle.assign_conversation(
-                conversation_id=decision.chat_id, agent=Agent(pk=decision.agent_id),
-                actor=lifecycle.Actor.system(), reason=decision.reason,
+            offers.hand_over(
+                conversation_id=decision.chat_id, agent_id=decision.agent_id,
+                actor=lifecycle.Actor.system(), reason=decision.reason, offer_timeout=policy.offer_timeout,
             )
         except RACES as error:
             log.info("routing race on conversation %s: %s; taking a new snapshot", decision.chat_id, error)

@@ -41,6 +41,11 @@ class Department(models.Model):
         help_text="Whose agents may take this department's chats after fallback_after_seconds.",
     )
     fallback_after_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Offer and accept (agents/offers.py): an offer not accepted in this time goes to the next agent.
+    offer_timeout_seconds = models.PositiveIntegerField(
+        default=30, validators=[MinValueValidator(1)],
+        help_text="With offer and accept: seconds an agent has to accept an offered chat.",
+    )
 
     def __str__(self) -> str:
         return self.name
@@ -66,6 +71,10 @@ class Agent(models.Model):
     last_assigned_at = models.DateTimeField(null=True, blank=True)
     # Set with status by agents.presence; "longest idle" routing counts from it.
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # Offers this agent let expire since their last accept (lifecycle.expire_offer); at
+    # MISSED_OFFERS_BEFORE_AWAY the agent is set away and the count starts again. Each miss is
+    # also a `requeued` ConversationEvent with reason "offer_timeout".
+    missed_offers_in_a_row = models.PositiveSmallIntegerField(default=0)
 
     def __str__(self) -> str:
         return self.display_name
@@ -109,6 +118,7 @@ class RoutingEvent(models.Model):
     class Kind(models.TextChoices):
         WIDENED = "widened", "Search widened"
         ESTIMATE = "estimate", "Wait estimated"
+        OFFLINE_OFFERED = "offline", "Offline form offered (waited past the site's limit)"
 
     conversation = models.ForeignKey("conversations.Conversation", on_delete=models.CASCADE,
                                      related_name="routing_events")
@@ -123,6 +133,9 @@ class RoutingEvent(models.Model):
             # A widening is recorded once even when two routing passes see it at the same time.
             models.UniqueConstraint(fields=["conversation", "kind", "stage"], condition=models.Q(kind="widened"),
                                     name="routing_widened_once"),
+            # The offline form is offered once per chat: the sweep that inserts the row sends the frame.
+            models.UniqueConstraint(fields=["conversation", "kind"], condition=models.Q(kind="offline"),
+                                    name="routing_offline_offered_once"),
         ]
         indexes = [
             # Estimate accuracy reports: every event of a kind in a time range.

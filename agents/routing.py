@@ -72,6 +72,8 @@ class Policy:
     any_agent_after: int | None = None
     fallback_after: int | None = None
     fallback_department_id: int | None = None
+    # Offer and accept: seconds the chosen agent has to accept; None: the chat is accepted at once.
+    offer_timeout: int | None = None
 
     def stage_thresholds(self) -> list[tuple[Stage, int]]:
         steps = [(Stage.ANY_PROFICIENCY, self.lower_proficiency_after), (Stage.ANY_AGENT, self.any_agent_after)]
@@ -87,6 +89,8 @@ class ChatSnapshot:
     priority: int = 0
     required_skills: frozenset[int] = frozenset()
     department_id: int | None = None
+    # Agents who let an offer of this chat expire: chosen again only if nobody else can take it.
+    passed_over: frozenset[int] = frozenset()
 
     @property
     def order_key(self) -> tuple:
@@ -179,6 +183,8 @@ def choose(chat: ChatSnapshot, agents: list[AgentSnapshot], policy: Policy, now:
     candidates = [a for a in pool if a.free > 0]
     if not candidates:
         return None
+    fresh = [a for a in candidates if a.id not in chat.passed_over]
+    candidates = fresh or candidates
     strategy = policy.strategy if policy.strategy in STRATEGIES else BEST_SKILL
     if strategy == ROUND_ROBIN:
         winner = _round_robin(candidates, pool)

@@ -1,6 +1,7 @@
 from celery import shared_task
 
-from agents import dispatch
+from agents import dispatch, offers, wait_limit
+from conversations import lifecycle
 
 
 @shared_task
@@ -9,8 +10,34 @@ def sweep_queues() -> int:
 
     Routing normally happens when something changes (lifecycle and presence trigger a pass after
     commit). The sweep catches what a lost trigger would leave waiting (a process that died
-    between commit and its pass, a pass that gave up after races), applies timed widening, and
-    refreshes every waiting visitor's estimate. Running it twice at once is harmless: the
-    assignments themselves are cap-safe and a widening is recorded once.
+    between commit and its pass, a pass that gave up after races, an offer whose expiry task was
+    lost), applies timed widening, offers the offline form to visitors past their site's wait
+    limit, and refreshes every waiting visitor's estimate. Running it twice at once is harmless:
+    the assignments themselves are cap-safe, an offer expires once, and a widening or an offline
+    offer is recorded once.
     """
+    offers.expire_stale_offers()
+    wait_limit.offer_offline_forms()
     return dispatch.route_all_sites(refresh_all=True)
+
+
+@shared_task
+def expire_offer(conversation_id: int, offer_event_id: int) -> bool:
+    """Scheduled at offer time (agents.offers) for the department's timeout; acts only on that same offer."""
+    return lifecycle.expire_offer(conversation_id=conversation_id, offer_event_id=offer_event_id) is not None
+
+
+@shared_task
+def release_disconnected_agent(agent_id: int) -> str:
+    """Scheduled when an agent's last console closes, AGENT_DISCONNECT_GRACE_SECONDS later (agents/grace.py)."""
+    from agents import grace
+
+    return grace.release_if_disconnected(agent_id).action
+
+
+@shared_task
+def sweep_disconnected_agents() -> int:
+    """Beat safety net for release_disconnected_agent (a lost task, a crashed daphne process)."""
+    from agents import grace
+
+    return sum(outcome.action == "released" for outcome in grace.sweep())

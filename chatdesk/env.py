@@ -77,6 +77,9 @@ def database_from_url(url: str) -> dict:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": path,
+            # Keep connections: opening one per request or socket frame cost more than the query.
+            "CONN_MAX_AGE": int(options.pop("conn_max_age", 600)),
+            "CONN_HEALTH_CHECKS": True,
             # IMMEDIATE takes the write lock when a transaction starts, so two processes never
             # both read a row and then fail to upgrade to a write lock (SQLITE_BUSY deadlock).
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20,
@@ -93,7 +96,8 @@ def database_from_url(url: str) -> dict:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
-            "CONN_MAX_AGE": int(options.pop("conn_max_age", 60)),
+            "CONN_MAX_AGE": int(options.pop("conn_max_age", 600)),
+            "CONN_HEALTH_CHECKS": True,
             "OPTIONS": options,
         }
     raise ImproperlyConfigured(f"DATABASE_URL scheme must be sqlite or postgres, got {url!r}")

@@ -132,14 +132,27 @@ WIDGET_RATE_BURST = env_int("WIDGET_RATE_BURST", 20, minimum=1)
 WIDGET_FLOOD_CLOSE_AFTER = env_int("WIDGET_FLOOD_CLOSE_AFTER", 50, minimum=1)
 VISITOR_TOKEN_MAX_AGE_DAYS = env_int("VISITOR_TOKEN_MAX_AGE_DAYS", 365, minimum=1)
 
+# --- The agent console socket (agents/consumers.py, agents/connections.py) --------------------
+# An agent whose consoles have all been gone this long is set away and their unanswered chats
+# go back to the queue (agents/grace.py).
+AGENT_DISCONNECT_GRACE_SECONDS = env_int("AGENT_DISCONNECT_GRACE_SECONDS", 60, minimum=1)
+# Each console socket refreshes its presence in Redis this often; one silent for three beats
+# (a crashed daphne process) no longer counts as connected.
+AGENT_CONSOLE_HEARTBEAT_SECONDS = env_int("AGENT_CONSOLE_HEARTBEAT_SECONDS", 15, minimum=1)
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # {"code", "detail"} bodies; a refused lifecycle or presence change is a 400 or 409, never a 500.
+    "EXCEPTION_HANDLER": "chatdesk.api_errors.exception_handler",
 }
-SPECTACULAR_SETTINGS = {"TITLE": "chatdesk API", "VERSION": "1.0.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "chatdesk API", "VERSION": "1.0.0",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+}
 
 LOGGING = {
     "version": 1,

@@ -1,7 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/metrics/", include("metrics.urls")),
+    path("api/", include("agents.api_urls")),
+    path("", include("agents.urls")),
     path("", include("widget.urls")),
 ]

@@ -21,9 +21,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from agents.models import Agent, Department
+from agents import presence
+from agents.models import Agent, Department, Skill
 from conversations import frames
-from conversations.models import Conversation, ConversationEvent, Message, Site, Topic, Visitor
+from conversations.models import Conversation, ConversationEvent, Message, Site, Tag, Topic, Visitor
 from conversations.publish import publish_on_commit, site_staff_group, staff_group, visitor_group
 
 Status = Conversation.Status
@@ -159,15 +160,15 @@ def start_conversation(
 
 def post_message(
     *, conversation_id: int, actor: Actor, text: str, client_id: str | None = None,
-    visibility: str = Message.Visibility.PUBLIC,
+    visibility: str = Message.Visibility.PUBLIC, canned_response_id: int | None = None,
 ) -> tuple[Message, bool]:
     """Store a message with the next sequence number; a resend of a client id returns the first copy.
 
     Returns (message, created). One short transaction with a constant number of queries.
     """
     author = Message.Author.AGENT if actor.agent else actor.kind
-    if visibility == Message.Visibility.INTERNAL and author != Message.Author.AGENT:
-        raise LifecycleError("only agents write internal notes", code="forbidden")
+    if visibility != Message.Visibility.PUBLIC and author != Message.Author.AGENT:
+        raise LifecycleError("only agents write internal notes and whispers", code="forbidden")
     with transaction.atomic():
         conversation = _lock(conversation_id)
         if client_id is not None:
@@ -184,9 +185,11 @@ def post_message(
         message = Message.objects.create(
             conversation=conversation, seq=conversation.last_seq, client_id=client_id, author=author,
             agent=actor.agent, visibility=visibility, text=text, created_at=now,
+            canned_response_id=canned_response_id,
         )
+        used = {"canned_response_id": canned_response_id} if canned_response_id else {}
         _record(conversation, Kind.MESSAGE, actor, now, seq=message.seq, author=author,
-                visibility=visibility, chars=len(text))
+                visibility=visibility, chars=len(text), **used)
         groups = [staff_group(conversation.pk)]
         if visibility == Message.Visibility.PUBLIC:
             groups.append(visitor_group(conversation.visitor_id))
@@ -227,15 +230,23 @@ def assign_conversation(*, conversation_id: int, agent: Agent, actor: Actor, rea
     return conversation
 
 
-def accept_conversation(*, conversation_id: int, agent: Agent) -> Conversation:
+def accept_conversation(*, conversation_id: int, agent: Agent, auto: bool = False) -> Conversation:
+    """The assigned agent takes the chat (auto: the department auto-accepts, so the system does it)."""
     with transaction.atomic():
+        # Agent row first, as everywhere: an accept ends the agent's run of missed offers while
+        # expire_offer, holding the same lock, may be counting one.
+        agent = Agent.objects.select_for_update().filter(pk=getattr(agent, "pk", None)).first()
         conversation = _lock(conversation_id)
         _require_status(conversation, (Status.ASSIGNED,), "accept")
-        if conversation.assigned_agent_id != agent.pk:
+        if agent is None or conversation.assigned_agent_id != agent.pk:
             raise IllegalTransition("only the assigned agent can accept", code="forbidden")
         conversation.status = Status.ACTIVE
         conversation.save(update_fields=["status"])
-        _record(conversation, Kind.ACCEPTED, Actor.of_agent(agent), timezone.now(), agent_id=agent.pk)
+        if agent.missed_offers_in_a_row:
+            agent.missed_offers_in_a_row = 0
+            agent.save(update_fields=["missed_offers_in_a_row"])
+        _record(conversation, Kind.ACCEPTED, Actor.system() if auto else Actor.of_agent(agent), timezone.now(),
+                agent_id=agent.pk, auto=auto)
         _publish_state(conversation)
     return conversation
 
@@ -254,13 +265,60 @@ def requeue_conversation(*, conversation_id: int, actor: Actor, reason: str) -> 
     return conversation
 
 
+MISSED_OFFERS_BEFORE_AWAY = 3
+
+
+def expire_offer(*, conversation_id: int, offer_event_id: int) -> Conversation | None:
+    """Take back an offer that was not accepted in time; None (and no change) if it is no longer pending.
+
+    The offer is the `assigned` event offer_event_id. It is pending while the chat is still assigned
+    to that agent and nothing (accept, transfer, requeue, another assignment) has happened to it
+    since, so a task for an older offer, or one delivered twice, changes nothing. The chat goes
+    back to the queue at its place, recorded as `requeued` with reason "offer_timeout" (routing then
+    prefers other agents for it); the miss counts against the agent, and the
+    MISSED_OFFERS_BEFORE_AWAY-th in a row sets them away.
+    """
+    offer = ConversationEvent.objects.filter(
+        pk=offer_event_id, conversation_id=conversation_id, kind=Kind.ASSIGNED
+    ).values_list("details", flat=True).first()
+    agent_id = (offer or {}).get("agent_id")
+    if agent_id is None:
+        return None
+    with transaction.atomic():
+        # Agent row first, then the conversation: the miss count changes, and an accept of this
+        # chat takes the same locks in the same order.
+        agent = Agent.objects.select_for_update().filter(pk=agent_id).first()
+        conversation = _lock(conversation_id)
+        later = conversation.events.filter(
+            pk__gt=offer_event_id, kind__in=(Kind.ASSIGNED, Kind.ACCEPTED, Kind.TRANSFERRED, Kind.REQUEUED)
+        )
+        if (agent is None or conversation.status != Status.ASSIGNED or conversation.assigned_agent_id != agent_id
+                or later.exists()):
+            return None
+        missed = agent.missed_offers_in_a_row + 1
+        agent.missed_offers_in_a_row = 0 if missed >= MISSED_OFFERS_BEFORE_AWAY else missed
+        agent.save(update_fields=["missed_offers_in_a_row"])
+        conversation.status, conversation.assigned_agent = Status.QUEUED, None
+        conversation.save(update_fields=["status", "assigned_agent"])
+        _record(conversation, Kind.REQUEUED, Actor.system(), timezone.now(), from_agent_id=agent_id,
+                reason="offer_timeout", offer_event_id=offer_event_id, missed_in_a_row=missed)
+        _publish_state(conversation)
+        _route_after_commit(conversation)
+        if missed >= MISSED_OFFERS_BEFORE_AWAY:
+            presence.set_agent_status(agent, Agent.Status.AWAY)
+    return conversation
+
+
 def transfer_conversation(
     *, conversation_id: int, actor: Actor, to_agent: Agent | None = None,
-    to_department: Department | None = None, note: str = "",
+    to_department: Department | None = None, to_skill: Skill | None = None, note: str = "",
 ) -> Conversation:
-    """Move a chat to another agent (cap-checked) or to a department's queue."""
-    if (to_agent is None) == (to_department is None):
-        raise LifecycleError("transfer to exactly one of an agent or a department", code="invalid_field")
+    """Move a chat to another agent (cap-checked), to a department's queue, or to the queue for one skill.
+
+    A transfer to a skill makes that skill the chat's only required skill (its department stays).
+    """
+    if sum(target is not None for target in (to_agent, to_department, to_skill)) != 1:
+        raise LifecycleError("transfer to exactly one of an agent, a department or a skill", code="invalid_field")
     with transaction.atomic():
         target = _take_slot(to_agent.pk) if to_agent else None
         conversation = _lock(conversation_id)
@@ -274,17 +332,23 @@ def transfer_conversation(
             target.save(update_fields=["last_assigned_at"])
         else:
             conversation.status, conversation.assigned_agent = Status.QUEUED, None
-            conversation.department = to_department
+            if to_department is not None:
+                conversation.department = to_department
+            if to_skill is not None:
+                conversation.required_skills.set([to_skill])
         conversation.save(update_fields=["status", "assigned_agent", "department"])
         _record(conversation, Kind.TRANSFERRED, actor, timezone.now(), from_agent_id=from_agent,
                 to_agent_id=target.pk if target else None,
-                to_department_id=to_department.pk if to_department else None, note=note)
+                to_department_id=to_department.pk if to_department else None,
+                to_skill_id=to_skill.pk if to_skill else None, note=note)
         _publish_state(conversation)
         _route_after_commit(conversation)
     return conversation
 
 
-def close_conversation(*, conversation_id: int, actor: Actor, resolved: bool | None = None, summary: str = "") -> Conversation:
+def close_conversation(
+    *, conversation_id: int, actor: Actor, resolved: bool | None = None, summary: str = "", details: dict | None = None,
+) -> Conversation:
     """End a chat: abandoned if still queued, missed if no agent ever replied, else closed."""
     with transaction.atomic():
         conversation = _lock(conversation_id)
@@ -299,7 +363,7 @@ def close_conversation(*, conversation_id: int, actor: Actor, resolved: bool | N
         conversation.status, conversation.closed_at = outcome, now
         conversation.save(update_fields=["status", "closed_at"])
         _record(conversation, outcome, actor, now, agent_id=conversation.assigned_agent_id,
-                resolved=resolved, summary=summary)
+                resolved=resolved, summary=summary, **(details or {}))
         _publish_state(conversation)
         _route_after_commit(conversation)
     return conversation
@@ -350,5 +414,110 @@ def record_page_view(*, conversation_id: int, url: str, title: str) -> bool:
         conversation.context["page_url"], conversation.context["page_title"] = url, title
         conversation.save(update_fields=["context"])
         _record(conversation, Kind.CONTEXT, Actor.visitor(), now, url=url)
-        publish_on_commit([staff_group(conversation.pk)], {"type": "context", "context": conversation.context})
+        publish_on_commit([staff_group(conversation.pk)], {"type": "context", "conversation_id": str(conversation.public_id),
+                                                           "context": conversation.context})
     return True
+
+
+# --- Agent console: tags, wrap-up, closing with wrap-up ------------------------------------------
+
+def _publish_tags(conversation: Conversation) -> None:
+    names = sorted(conversation.tags.values_list("name", flat=True))
+    publish_on_commit([staff_group(conversation.pk)],
+                      {"type": "tags", "conversation_id": str(conversation.public_id), "tags": names})
+
+
+def _check_tag_site(conversation: Conversation, tag: Tag) -> None:
+    if tag.site_id != conversation.site_id:
+        raise LifecycleError(f"the site has no tag {tag.name!r}", code="unknown_tag")
+
+
+def tag_conversation(*, conversation_id: int, actor: Actor, tag: Tag) -> bool:
+    """Add one of the site's tags; returns False (and records nothing) if the chat already has it."""
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        _check_tag_site(conversation, tag)
+        if conversation.tags.filter(pk=tag.pk).exists():
+            return False
+        conversation.tags.add(tag)
+        _record(conversation, Kind.TAGGED, actor, timezone.now(), tag_id=tag.pk, tag=tag.name)
+        _publish_tags(conversation)
+    return True
+
+
+def untag_conversation(*, conversation_id: int, actor: Actor, tag: Tag) -> bool:
+    """Remove a tag; returns False (and records nothing) if the chat did not have it."""
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        _check_tag_site(conversation, tag)
+        if not conversation.tags.filter(pk=tag.pk).exists():
+            return False
+        conversation.tags.remove(tag)
+        _record(conversation, Kind.UNTAGGED, actor, timezone.now(), tag_id=tag.pk, tag=tag.name)
+        _publish_tags(conversation)
+    return True
+
+
+# Events after which an agent's wrap-up of a chat starts afresh (the chat changed hands).
+_HANDOVER_KINDS = (Kind.ASSIGNED, Kind.ACCEPTED, Kind.TRANSFERRED, Kind.REQUEUED)
+
+
+def _current_wrapup(conversation: Conversation) -> ConversationEvent | None:
+    """The wrap-up started since the chat last changed hands, if any."""
+    handover = conversation.events.filter(kind__in=_HANDOVER_KINDS).order_by("-id").values_list("id", flat=True).first()
+    return conversation.events.filter(kind=Kind.WRAPUP, id__gt=handover or 0).order_by("id").first()
+
+
+def start_wrapup(*, conversation_id: int, actor: Actor) -> bool:
+    """Record that the agent has finished talking and started the after-chat work (notes, tags, summary).
+
+    The first call since the chat last changed hands counts; later ones return False and record
+    nothing. close_with_wrapup reads it so handle time can include the after-chat work.
+    """
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        _require_status(conversation, ACTIVE_STATUSES, "wrap up")
+        if _current_wrapup(conversation) is not None:
+            return False
+        now = timezone.now()
+        _record(conversation, Kind.WRAPUP, actor, now, agent_id=conversation.assigned_agent_id)
+        publish_on_commit([staff_group(conversation.pk)], {
+            "type": "wrapup", "conversation_id": str(conversation.public_id), "started_at": now.isoformat(),
+        })
+    return True
+
+
+def close_with_wrapup(
+    *, conversation_id: int, actor: Actor, resolved: bool | None = None, summary: str = "",
+    tags: list[Tag] | tuple[Tag, ...] = (),
+) -> Conversation:
+    """An agent's close: add the wrap-up tags, enforce the site's require_tag_on_close, then close.
+
+    One transition and one event: the close event (see close_conversation) also holds `tags` (the
+    chat's tags after this close), `wrapup_started_at` and `wrapup_source`: the time of the
+    agent's `wrapup` (start_wrapup) since the chat last changed hands, else the time of the last
+    message ("last_message"), else null. After-chat work = the close event's `at` minus
+    `wrapup_started_at`.
+    """
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        _require_status(conversation, Conversation.OPEN_STATUSES, "close")
+        for tag in tags:
+            _check_tag_site(conversation, tag)
+        if tags:
+            conversation.tags.add(*tags)
+        names = sorted(conversation.tags.values_list("name", flat=True))
+        if conversation.site.require_tag_on_close and not names:
+            raise LifecycleError("this site needs at least one tag on every closed chat", code="tag_required")
+        wrapup = _current_wrapup(conversation)
+        if wrapup is not None:
+            started, source = wrapup.at, "wrapup"
+        else:
+            started = conversation.messages.order_by("-seq").values_list("created_at", flat=True).first()
+            source = "last_message" if started else None
+        # Nested in this transaction: close_conversation's rows, event and frames commit with the tags.
+        return close_conversation(
+            conversation_id=conversation_id, actor=actor, resolved=resolved, summary=summary,
+            details={"tags": names, "wrapup_started_at": started.isoformat() if started else None,
+                     "wrapup_source": source},
+        )

@@ -132,6 +132,8 @@ class Message(models.Model):
     class Visibility(models.TextChoices):
         PUBLIC = "public", "Visitor and agents"
         INTERNAL = "internal", "Agents only (note)"
+        # A supervisor's live coaching for the assigned agent: staff only, never the visitor.
+        WHISPER = "whisper", "Supervisor to agent (whisper)"
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     seq = models.PositiveIntegerField()
@@ -141,6 +143,10 @@ class Message(models.Model):
     visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC)
     text = models.TextField()
     created_at = models.DateTimeField()
+    # The canned response an agent started this reply from, so their use can be reported.
+    canned_response = models.ForeignKey(
+        "agents.CannedResponse", null=True, blank=True, on_delete=models.SET_NULL, related_name="uses",
+    )
 
     class Meta:
         constraints = [
@@ -173,6 +179,9 @@ class ConversationEvent(models.Model):
         ABANDONED = "abandoned", "Abandoned"
         OFFLINE_MESSAGE = "offline_message", "Offline message"
         CONTEXT = "context", "Visitor context updated"
+        TAGGED = "tagged", "Tag added"
+        UNTAGGED = "untagged", "Tag removed"
+        WRAPUP = "wrapup", "Wrap-up started"
 
     class Actor(models.TextChoices):
         VISITOR = "visitor", "Visitor"

@@ -11,6 +11,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from conversations import frames, lifecycle
+from conversations.framing import client_id_of
 from conversations.lifecycle import Actor, LifecycleError
 from conversations.publish import staff_group, visitor_group
 from widget import services
@@ -26,7 +27,12 @@ CLOSE_ORIGIN_NOT_ALLOWED = 4003
 CLOSE_UNKNOWN_SITE = 4004
 CLOSE_FLOODING = 4008
 
-db = database_sync_to_async
+
+
+def db(function):
+    """Run database work in the thread pool. Not thread-sensitive: frames of different sockets use
+    several threads (each with its own connection) instead of queueing for one."""
+    return database_sync_to_async(function, thread_sensitive=False)
 
 
 class VisitorConsumer(AsyncWebsocketConsumer):
@@ -248,11 +254,4 @@ class VisitorConsumer(AsyncWebsocketConsumer):
 
 def _client_id_of(text_data) -> str | None:
     """Best effort: the client_id of a refused frame, so the client knows which message to resend."""
-    if not text_data or len(text_data) > settings.WIDGET_MAX_FRAME_BYTES:
-        return None
-    try:
-        value = json.loads(text_data).get("client_id")
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) and len(value) <= 64 else None
-
+    return client_id_of(text_data, max_bytes=settings.WIDGET_MAX_FRAME_BYTES)

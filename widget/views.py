@@ -35,6 +35,9 @@ UI_STRINGS = {
     "choose_topic": _("Choose a topic"),
     "start_chat": _("Start chat"),
     "offline_intro": _("No one can chat right now. Leave a message and we'll reply by email."),
+    "offline_offer_intro": _("This is taking longer than usual. Leave a message and we'll reply by email, "
+                             "or keep waiting in the chat below."),
+    "keep_waiting": _("Keep waiting"),
     "message": _("Message"),
     "send_offline": _("Send message"),
     "offline_thanks": _("Thank you! We got your message and will reply by email."),

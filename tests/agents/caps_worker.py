@@ -88,7 +88,8 @@ def report(site_id: int) -> dict:
         "loads": [list(pair) for pair in loads],
         "assigned_events": sum(per_conversation),
         "most_assignments_of_one_chat": max(per_conversation, default=0),
-        "assigned_now": Conversation.objects.filter(site_id=site_id, status=Conversation.Status.ASSIGNED).count(),
+        # Routing passes accept at once (auto-accept); direct assignments stay assigned.
+        "assigned_now": Conversation.objects.filter(site_id=site_id, status__in=lifecycle.ACTIVE_STATUSES).count(),
         "queued_now": Conversation.objects.filter(site_id=site_id, status=Conversation.Status.QUEUED).count(),
     }
 

@@ -58,7 +58,10 @@ def test_an_arriving_chat_goes_at_once_to_the_most_proficient_agent_with_the_rea
     with django_capture_on_commit_callbacks(execute=True):
         conversation = start(acme, orders)
     conversation.refresh_from_db()
-    assert (conversation.status, conversation.assigned_agent_id) == (Conversation.Status.ASSIGNED, alice.pk)
+    # Support auto-accepts (the default): assigned, then accepted, in one step.
+    assert (conversation.status, conversation.assigned_agent_id) == (Conversation.Status.ACTIVE, alice.pk)
+    assert list(conversation.events.values_list("kind", flat=True)) == ["queued", "assigned", "accepted"]
+    assert conversation.events.get(kind=ConversationEvent.Kind.ACCEPTED).details == {"agent_id": alice.pk, "auto": True}
     event = conversation.events.get(kind=ConversationEvent.Kind.ASSIGNED)
     assert event.actor == ConversationEvent.Actor.SYSTEM
     assert event.details["reason"]["strategy"] == "best_skill"

@@ -365,6 +365,36 @@ async def test_a_chat_routed_at_once_is_never_shown_as_queued_after_it_was_assig
     widget = await open_widget()
     welcome = await widget.hello()
     await widget.send({"type": "start", "name": "Ann", "topic": welcome["site"]["topics"][0]["id"]})
-    # One direct state, then one per published change (queued, assigned): each read when sent.
-    states = [await widget.receive_until("state") for _ in range(3)]
-    assert [(s["status"], s["agent_name"]) for s in states] == [("assigned", "Alice")] * 3
+    # One direct state, then one per published change (queued, assigned, accepted: a chat without
+    # a department is accepted at once), each read when sent.
+    states = [await widget.receive_until("state") for _ in range(4)]
+    assert [(s["status"], s["agent_name"]) for s in states] == [("active", "Alice")] * 4
+
+
+async def test_a_visitor_waiting_past_the_site_limit_is_offered_the_offline_form_once_and_keeps_the_chat(
+        acme, open_widget):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from agents.tasks import sweep_queues
+
+    widget = await open_widget()
+    await started(widget)  # nobody online: Ann waits
+    conversation = await db(Conversation.objects.get)()
+    await db(Conversation.objects.filter(pk=conversation.pk).update)(
+        queued_at=timezone.now() - timedelta(seconds=acme.queue_wait_limit_seconds + 1))
+    await db(sweep_queues)()
+    offer = await widget.receive_until("offline_offer")
+    assert offer == {"type": "offline_offer", "conversation_id": str(conversation.public_id)}
+    await db(sweep_queues)()
+    await widget.send({"type": "ping"})
+    later = []
+    while (frame := await widget.receive())["type"] != "pong":
+        later.append(frame["type"])
+    assert "offline_offer" not in later
+    await widget.send({"type": "offline_message", "client_id": "o1", "name": "Ann", "email": "ann@example.com",
+                       "text": "Please call me back"})
+    assert (await widget.receive_until("offline_received"))["client_id"] == "o1"
+    statuses = await db(lambda: sorted(Conversation.objects.values_list("status", flat=True)))()
+    assert statuses == ["offline", "queued"]

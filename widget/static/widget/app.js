@@ -57,6 +57,8 @@
     ".cd-primary{border:0;border-radius:10px;padding:11px 16px;background:#1f5eff;color:#fff;font:600 14px " + FONT + ";cursor:pointer}",
     ".cd-primary:hover{background:#184fdb}.cd-primary:disabled{background:#9aaee6;cursor:default}",
     ".cd-thanks{margin:auto 24px;text-align:center;color:#3b4455;font-size:15px}",
+    ".cd-form.cd-offer{flex:none;max-height:62%;gap:10px;padding:14px 16px;background:#fff;border-bottom:1px solid #e6e9f0}",
+    ".cd-link{border:0;background:none;color:#1f5eff;font:600 13px " + FONT + ";cursor:pointer;padding:4px;align-self:center}",
     ".cd-chat{flex:1;min-height:0;display:flex;flex-direction:column}",
     ".cd-log{flex:1;overflow-y:auto;padding:16px 14px 6px;outline:none}",
     ".cd-row{display:flex;flex-direction:column;margin:0 0 10px;max-width:82%}",
@@ -134,6 +136,7 @@
     starting: false,
     offline: readJSON("offline", null), // the offline message being sent
     offlineDone: false,
+    offerFor: local("offerFor"), // the waiting chat whose offline_offer is shown (the chat stays open)
     open: false,
     agentTyping: null
   };
@@ -196,7 +199,8 @@
       field("cd-oname", "name", h("input", {type: "text", maxlength: "100", autocomplete: "name", required: ""})),
       field("cd-oemail", "email", h("input", {type: "email", maxlength: "254", autocomplete: "email", required: ""})),
       field("cd-otext", "message", h("textarea", {rows: "4", required: ""})),
-      ui.offlineBtn = h("button", {"class": "cd-primary", type: "submit"})
+      ui.offlineBtn = h("button", {"class": "cd-primary", type: "submit"}),
+      ui.keepWaiting = h("button", {"class": "cd-link", type: "button", hidden: true})
     ]);
     ui.thanks = h("div", {"class": "cd-thanks", role: "status", hidden: true});
 
@@ -236,6 +240,7 @@
     ui.newChat.onclick = newChat;
     ui.prechat.onsubmit = submitPrechat;
     ui.offlineForm.onsubmit = submitOffline;
+    ui.keepWaiting.onclick = function () { dropOffer(); render(); focusView(); };
     ui.composer.onsubmit = function (e) { e.preventDefault(); submitMessage(); };
     ui.input.addEventListener("keydown", function (e) {
       if (e.key == "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submitMessage(); }
@@ -254,6 +259,7 @@
     });
     ui.startBtn.textContent = t("start_chat");
     ui.offlineBtn.textContent = t("send_offline");
+    ui.keepWaiting.textContent = t("keep_waiting");
     ui.thanks.textContent = t("offline_thanks");
     ui.log.setAttribute("aria-label", t("messages"));
     ui.endedText.textContent = t("chat_ended");
@@ -283,8 +289,13 @@
       site && !site.can_chat ? t("subtitle_offline") : t("subtitle_online");
 
     var view = conv ? "chat" : st.offlineDone ? "thanks" : !site ? "none" : site.can_chat ? "prechat" : "offline";
+    // Waited past the site's limit: the offline form above the chat, which stays open below it.
+    var offer = view == "chat" && conv.status == "queued" && st.offerFor == conv.conversation_id;
     ui.prechat.hidden = view != "prechat";
-    ui.offlineForm.hidden = view != "offline";
+    ui.offlineForm.hidden = view != "offline" && !offer;
+    ui.offlineForm.classList.toggle("cd-offer", offer);
+    ui.offlineIntro.textContent = t(offer ? "offline_offer_intro" : "offline_intro");
+    ui.keepWaiting.hidden = !offer;
     ui.thanks.hidden = view != "thanks";
     ui.chat.hidden = view != "chat";
     ui.composer.hidden = !(view == "chat" && convOpen());
@@ -599,7 +610,13 @@
     focusView();
   }
 
+  function dropOffer() {
+    st.offerFor = null;
+    local("offerFor", null);
+  }
+
   function resetConversation(conv) {
+    if (!conv || conv.conversation_id != st.offerFor) dropOffer();
     st.conv = conv;
     st.msgs = {};
     st.maxSeq = 0;
@@ -772,12 +789,25 @@
       else if (f.seq > (+local("seen") || 0)) local("seen", f.seq); // read in another tab
       refreshMeta();
       updateBadge();
+    } else if (type == "offline_offer") {
+      if (st.conv && f.conversation_id == st.conv.conversation_id && st.conv.status == "queued") {
+        st.offerFor = f.conversation_id;
+        local("offerFor", f.conversation_id);
+        render();
+      }
     } else if (type == "offline_received") {
       if (st.offline && f.client_id == st.offline.client_id) {
         st.offline = null;
-        st.offlineDone = true;
         local("offline", null);
         ui["cd-otext"].value = "";
+        if (convOpen()) {
+          // Left from the wait-limit offer: the chat goes on; say so in it.
+          dropOffer();
+          addNote(t("offline_thanks"));
+          render();
+          return scrollDown();
+        }
+        st.offlineDone = true;
         render();
         if (st.open) {
           ui.thanks.setAttribute("tabindex", "-1");

@@ -1,0 +1,301 @@
+"""What the agent console socket does with the database, kept out of the consumer's event loop.
+
+Permissions live here, checked for every frame (agents/consumers.py calls `authorize` first):
+
+* an agent sees their own chats (assigned to them, whatever the status) and the queue (any
+  queued chat), and acts (writes, notes, tags, transfers, closes) on their own chats only;
+* supervisors (Agent.role) and admins (User.is_superuser) see and act on every chat, and alone
+  may whisper, barge and reassign. Opening a chat they do not own is a silent monitor: nothing is
+  recorded and the visitor is not told.
+"""
+
+import uuid
+from collections import defaultdict
+
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from agents import connections, presence
+from agents.models import Agent, CannedResponse, Department, Skill
+from conversations import frames, lifecycle
+from conversations.models import Conversation, Message, Site, Tag
+from conversations.publish import agent_group, publish_on_commit
+from conversations.selectors import messages_after
+
+Status = Conversation.Status
+ACTIVE_STATUSES = (Status.ASSIGNED, Status.ACTIVE)
+QUEUE_LIST_LIMIT = 50
+BOARD_LIMIT = 500
+EARLIER_LIMIT = 20
+
+
+class ConsoleError(Exception):
+    def __init__(self, code: str, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.code, self.message, self.field = code, message, field
+
+
+# --- who -----------------------------------------------------------------------------------------
+
+def load_agent(user) -> Agent | None:
+    if user is None or not user.is_authenticated:
+        return None
+    return Agent.objects.select_related("user").filter(user=user).first()
+
+
+def is_supervisor(agent: Agent) -> bool:
+    return agent.role == Agent.Role.SUPERVISOR or agent.user.is_superuser
+
+
+def may_view(agent: Agent, conversation: Conversation, *, supervisor: bool) -> bool:
+    return supervisor or conversation.assigned_agent_id == agent.pk or conversation.status == Status.QUEUED
+
+
+def may_act(agent: Agent, conversation: Conversation, *, supervisor: bool) -> bool:
+    return supervisor or conversation.assigned_agent_id == agent.pk
+
+
+def find_conversation(public_id: str) -> Conversation | None:
+    try:
+        key = uuid.UUID(public_id)
+    except ValueError:
+        return None
+    return (Conversation.objects.select_related("assigned_agent", "visitor", "site")
+            .exclude(status=Status.OFFLINE).filter(public_id=key).first())
+
+
+def authorize(agent: Agent, public_id: str, need: str, *, supervisor: bool) -> Conversation:
+    """The conversation a frame names, if this agent may do `need` to it: view, act, reply, supervise or take.
+
+    An unknown id and one the agent may not see get different codes; ids are random UUIDs, so
+    `not_found` reveals nothing.
+    """
+    conversation = find_conversation(public_id)
+    if conversation is None:
+        raise ConsoleError("not_found", "no such conversation", field="conversation_id")
+    allowed = {
+        "view": lambda: may_view(agent, conversation, supervisor=supervisor),
+        "act": lambda: may_act(agent, conversation, supervisor=supervisor),
+        # Only the chat's own agent replies; a supervisor writes to the visitor with `barge`.
+        "reply": lambda: conversation.assigned_agent_id == agent.pk,
+        "supervise": lambda: supervisor,
+        # Taking is for chats in the queue; the lifecycle refuses any other status.
+        "take": lambda: True,
+    }[need]()
+    if not allowed:
+        raise ConsoleError("forbidden", f"you may not {need} this conversation", field="conversation_id")
+    return conversation
+
+
+# --- frames --------------------------------------------------------------------------------------
+
+def state(conversation: Conversation) -> dict:
+    """The visitor's `state` frame plus what a console needs to list the chat."""
+    return {**frames.state_frame(conversation), "agent_id": conversation.assigned_agent_id,
+            "visitor_name": conversation.visitor.name, "site": conversation.site.name}
+
+
+def state_of(conversation_id: int) -> dict:
+    return state(Conversation.objects.select_related("assigned_agent", "visitor", "site").get(pk=conversation_id))
+
+
+def agent_frame(agent: Agent) -> dict:
+    return {"type": "status", "agent_id": agent.pk, "status": agent.status, "cap": agent.max_concurrent_chats}
+
+
+def own_chats(agent: Agent) -> list[dict]:
+    """The agent's open chats, each with how many visitor messages they have not seen (one query)."""
+    rows = (
+        Conversation.objects.filter(assigned_agent=agent, status__in=ACTIVE_STATUSES)
+        .select_related("assigned_agent", "visitor", "site")
+        .annotate(unread=Count("messages", filter=Q(messages__author=Message.Author.VISITOR,
+                                                      messages__seq__gt=F("agent_seen_seq"))))
+        .order_by("queued_at", "id")
+    )
+    return [{**state(conversation), "unread": conversation.unread, "pk": conversation.pk} for conversation in rows]
+
+
+def welcome(agent: Agent, *, supervisor: bool) -> dict:
+    agent.refresh_from_db(fields=["status", "max_concurrent_chats"])
+    return {
+        "type": "welcome",
+        "agent": {"id": agent.pk, "name": agent.display_name, "role": agent.role, "supervisor": supervisor,
+                  "status": agent.status, "cap": agent.max_concurrent_chats},
+        "chats": own_chats(agent),
+        "queue": queue_summary(),
+    }
+
+
+def queue_summary(now=None) -> dict:
+    """Waiting chats in routing order: the count, the longest wait, per skill, and the first ones."""
+    now = now or timezone.now()
+    waiting = list(
+        Conversation.objects.filter(status=Status.QUEUED).select_related("site", "visitor", "topic")
+        .order_by("-priority", "queued_at", "id")
+    )
+    skills_of = defaultdict(list)
+    for conversation_id, slug in Conversation.required_skills.through.objects.filter(
+        conversation__status=Status.QUEUED
+    ).values_list("conversation_id", "skill__slug"):
+        skills_of[conversation_id].append(slug)
+
+    def waited(conversation):
+        return round((now - (conversation.queued_at or conversation.created_at)).total_seconds())
+
+    by_skill = defaultdict(lambda: {"waiting": 0, "longest_wait_seconds": 0})
+    for conversation in waiting:
+        for slug in skills_of[conversation.pk] or [None]:
+            entry = by_skill[slug]
+            entry["waiting"] += 1
+            entry["longest_wait_seconds"] = max(entry["longest_wait_seconds"], waited(conversation))
+    return {
+        "type": "queue",
+        "waiting": len(waiting),
+        "longest_wait_seconds": max((waited(c) for c in waiting), default=0),
+        "by_skill": [{"skill": slug, **entry} for slug, entry in sorted(by_skill.items(), key=lambda i: i[0] or "")],
+        "chats": [
+            {"conversation_id": str(c.public_id), "site": c.site.name, "visitor_name": c.visitor.name,
+             "topic": c.topic.label if c.topic else None, "skills": sorted(skills_of[c.pk]), "priority": c.priority,
+             "waited_seconds": waited(c)}
+            for c in waiting[:QUEUE_LIST_LIMIT]
+        ],
+    }
+
+
+def board(now=None) -> dict:
+    """For supervisors: every agent (status, load against cap, console connected) and every open chat."""
+    now = now or timezone.now()
+    agents = list(Agent.objects.annotate(
+        active=Count("conversations", filter=Q(conversations__status__in=ACTIVE_STATUSES))
+    ).order_by("display_name", "id"))
+    connected = connections.connected_agents([a.pk for a in agents])
+    replied = Message.objects.filter(author=Message.Author.AGENT, visibility=Message.Visibility.PUBLIC)
+    replied_ids = set(replied.filter(conversation__status__in=Conversation.OPEN_STATUSES)
+                      .values_list("conversation_id", flat=True).distinct())
+    chats = list(Conversation.objects.filter(status__in=Conversation.OPEN_STATUSES)
+                 .select_related("assigned_agent", "visitor", "site").order_by("-priority", "queued_at", "id")[:BOARD_LIMIT])
+    waits = [round((now - (c.queued_at or c.created_at)).total_seconds()) for c in chats if c.status == Status.QUEUED]
+    return {
+        "type": "board",
+        "agents": [{"id": a.pk, "name": a.display_name, "role": a.role, "status": a.status, "active": a.active,
+                    "cap": a.max_concurrent_chats, "connected": a.pk in connected} for a in agents],
+        "conversations": [
+            {**state(c), "waited_seconds": round((now - (c.queued_at or c.created_at)).total_seconds()),
+             "agent_replied": c.pk in replied_ids,
+             # In progress with an agent whose consoles are all gone (agents/grace.py keeps these).
+             "agent_connected": (c.assigned_agent_id in connected) if c.assigned_agent_id else None}
+            for c in chats
+        ],
+        "longest_wait_seconds": max(waits, default=0),
+    }
+
+
+def context(conversation: Conversation) -> dict:
+    """The visitor behind a chat, the chat's recorded context and tags, and the visitor's earlier chats."""
+    visitor = conversation.visitor
+    earlier = (Conversation.objects.filter(visitor=visitor).exclude(pk=conversation.pk)
+               .select_related("assigned_agent", "topic").order_by("-id")[:EARLIER_LIMIT])
+    return {
+        "type": "context",
+        "conversation_id": str(conversation.public_id),
+        "visitor": {"name": visitor.name, "email": visitor.email, "visits": visitor.visit_count,
+                    "first_seen_at": visitor.first_seen_at.isoformat()},
+        "context": conversation.context,
+        "tags": sorted(conversation.tags.values_list("name", flat=True)),
+        "earlier": [
+            {"conversation_id": str(c.public_id), "status": c.status, "created_at": c.created_at.isoformat(),
+             "closed_at": c.closed_at.isoformat() if c.closed_at else None,
+             "agent_name": c.assigned_agent.display_name if c.assigned_agent else None,
+             "topic": c.topic.label if c.topic else None, "messages": c.last_seq}
+            for c in earlier
+        ],
+    }
+
+
+def history(conversation: Conversation, after_seq: int = 0) -> list[dict]:
+    """Every message after a seq (public, notes and whispers), as frames, oldest first."""
+    return [frames.message_frame(m, conversation) for m in messages_after(conversation.pk, after_seq, public_only=False)]
+
+
+def site_ids() -> list[int]:
+    return list(Site.objects.values_list("pk", flat=True))
+
+
+def own_chat_ids(agent: Agent) -> list[int]:
+    return list(Conversation.objects.filter(assigned_agent=agent, status__in=ACTIVE_STATUSES).values_list("pk", flat=True))
+
+
+# --- actions (each through the lifecycle or presence) -------------------------------------------
+
+def set_status(agent: Agent, status: str) -> Agent:
+    """Through agents.presence; every tab of the agent and every supervisor's board hear of a change."""
+    with transaction.atomic():
+        previous = Agent.objects.filter(pk=agent.pk).values_list("status", flat=True).get()
+        updated = presence.set_agent_status(agent, status, by=agent)
+        if previous != status:
+            publish_on_commit([agent_group(agent.pk)], agent_frame(updated))
+            from agents.grace import tell_supervisors
+
+            transaction.on_commit(tell_supervisors, robust=True)
+    return updated
+
+
+def take(agent: Agent, conversation: Conversation) -> None:
+    """The agent picks a queued chat: assigned (cap-checked under the agent row lock) and accepted."""
+    lifecycle.assign_conversation(conversation_id=conversation.pk, agent=agent, actor=lifecycle.Actor.of_agent(agent),
+                                  reason={"taken": True})
+    if Conversation.objects.filter(pk=conversation.pk, status=Status.ASSIGNED, assigned_agent=agent).exists():
+        lifecycle.accept_conversation(conversation_id=conversation.pk, agent=agent)
+
+
+def canned_response(agent: Agent, canned_response_id: int | None) -> int | None:
+    """The id of a canned response the agent may use (shared or their own)."""
+    if canned_response_id is None:
+        return None
+    usable = CannedResponse.objects.filter(Q(owner__isnull=True) | Q(owner=agent), pk=canned_response_id).exists()
+    if not usable:
+        raise ConsoleError("not_found", "no such canned response", field="canned_response_id")
+    return canned_response_id
+
+
+def tag_named(site_id: int, name: str) -> Tag:
+    tag = Tag.objects.filter(site_id=site_id, name=name.strip()).first()
+    if tag is None:
+        raise ConsoleError("unknown_tag", f"the site has no tag {name!r}", field="tag")
+    return tag
+
+
+def tags_named(site_id: int, names: list[str]) -> list[Tag]:
+    wanted = {name.strip() for name in names}
+    tags = list(Tag.objects.filter(site_id=site_id, name__in=wanted))
+    missing = wanted - {tag.name for tag in tags}
+    if missing:
+        raise ConsoleError("unknown_tag", f"the site has no tag {sorted(missing)[0]!r}", field="tags")
+    return tags
+
+
+def transfer_target(frame: dict) -> dict:
+    """The lifecycle.transfer_conversation keyword for a transfer frame's one target."""
+    for name, model, keyword in (("agent", Agent, "to_agent"), ("department", Department, "to_department"),
+                                 ("skill", Skill, "to_skill")):
+        if frame.get(name) is not None:
+            target = model.objects.filter(pk=frame[name]).first()
+            if target is None:
+                raise ConsoleError("not_found", f"no such {name}", field=name)
+            return {keyword: target}
+    raise ConsoleError("invalid_field", "transfer needs a target", field="agent")
+
+
+def reassign(supervisor: Agent, conversation: Conversation, agent_id: int) -> None:
+    """A supervisor gives a chat to an agent: a queued one is assigned, an open one transferred; both cap-checked."""
+    target = Agent.objects.filter(pk=agent_id).first()
+    if target is None:
+        raise ConsoleError("not_found", "no such agent", field="agent")
+    actor = lifecycle.Actor.of_agent(supervisor)
+    if conversation.status == Status.QUEUED:
+        lifecycle.assign_conversation(conversation_id=conversation.pk, agent=target, actor=actor,
+                                      reason={"reassigned_by": supervisor.pk})
+    else:
+        lifecycle.transfer_conversation(conversation_id=conversation.pk, actor=actor, to_agent=target,
+                                        note="reassigned by a supervisor")

@@ -1,0 +1,105 @@
+"""The disconnect grace period: what happens to an agent whose consoles have all gone.
+
+When an agent's last console socket closes (or its daphne process dies and the heartbeats stop),
+the agent gets AGENT_DISCONNECT_GRACE_SECONDS to come back: a page reload or a network blip
+changes nothing. After that:
+
+* an online agent is set away (agents.presence, one AgentStatusEvent), so routing gives them
+  nothing new;
+* each of their chats without a public agent reply yet goes back to the queue at its original
+  place (lifecycle.requeue_conversation keeps queued_at; reason "agent_disconnected"); the visitor
+  gets the queued `state` and a new `queue` position;
+* chats already in progress stay with the agent; the supervisors' board flags them
+  (`agent_connected: false`).
+
+release_if_disconnected is idempotent: it re-reads everything, so the countdown task scheduled at
+the last disconnect, a retry of it, and the beat sweep can all run it.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db.models import Exists, OuterRef
+
+from agents import connections, presence
+from agents.models import Agent
+from conversations import lifecycle
+from conversations.models import Conversation, Message
+from conversations.publish import supervisors_group
+
+log = logging.getLogger(__name__)
+
+ACTIVE_STATUSES = (Conversation.Status.ASSIGNED, Conversation.Status.ACTIVE)
+REASON = "agent_disconnected"
+
+
+@dataclass
+class Outcome:
+    action: str  # "connected", "waiting", "unknown" (no console seen) or "released"
+    requeued: list[int] = field(default_factory=list)
+    kept: list[int] = field(default_factory=list)
+    set_away: bool = False
+
+
+def release_if_disconnected(agent_id: int, *, now: float | None = None) -> Outcome:
+    now = time.time() if now is None else now
+    since = connections.disconnected_since(agent_id, now=now)
+    if since is None:
+        if connections.live_sockets(agent_id, now=now):
+            return Outcome("connected")
+        connections.forget(agent_id)
+        return Outcome("unknown")
+    if now - since < settings.AGENT_DISCONNECT_GRACE_SECONDS:
+        return Outcome("waiting")
+    agent = Agent.objects.filter(pk=agent_id).first()
+    if agent is None:
+        connections.forget(agent_id)
+        return Outcome("unknown")
+    outcome = Outcome("released")
+    if agent.status == Agent.Status.ONLINE:
+        # Away first, so the routing pass each requeue triggers cannot hand the chat straight back.
+        presence.set_agent_status(agent, Agent.Status.AWAY)
+        outcome.set_away = True
+    replied = Message.objects.filter(conversation=OuterRef("pk"), author=Message.Author.AGENT,
+                                     visibility=Message.Visibility.PUBLIC)
+    chats = Conversation.objects.filter(assigned_agent_id=agent_id, status__in=ACTIVE_STATUSES).annotate(
+        replied=Exists(replied)).order_by("queued_at", "id").values_list("id", "replied")
+    for conversation_id, has_reply in chats:
+        if has_reply:
+            outcome.kept.append(conversation_id)
+            continue
+        try:
+            lifecycle.requeue_conversation(conversation_id=conversation_id, actor=lifecycle.Actor.system(),
+                                           reason=REASON)
+        except lifecycle.IllegalTransition:
+            continue  # closed or moved on meanwhile
+        outcome.requeued.append(conversation_id)
+    connections.forget(agent_id)
+    tell_supervisors()
+    log.info("agent %s disconnected past the grace period: away=%s requeued=%s kept=%s",
+             agent_id, outcome.set_away, outcome.requeued, outcome.kept)
+    return outcome
+
+
+def sweep(*, now: float | None = None) -> list[Outcome]:
+    """Every agent whose consoles have gone: the safety net for a countdown task that was lost."""
+    return [release_if_disconnected(agent_id, now=now) for agent_id in connections.watched_agents()]
+
+
+def schedule_check(agent_id: int) -> None:
+    """The agent's last console closed: check again once the grace period is over."""
+    from agents.tasks import release_disconnected_agent
+
+    release_disconnected_agent.apply_async(args=[agent_id], countdown=settings.AGENT_DISCONNECT_GRACE_SECONDS + 1)
+
+
+def tell_supervisors() -> None:
+    """Supervisors' consoles read the board again (agents connected or not, their chats)."""
+    try:
+        async_to_sync(get_channel_layer().group_send)(supervisors_group(), {"type": "console.refresh"})
+    except Exception:  # the board is refreshed at the next change anyway
+        log.exception("could not tell supervisors' consoles")

@@ -1,0 +1,95 @@
+"""What happens once routing (or a supervisor) has picked an agent for a queued chat: accept or offer.
+
+Auto-accept departments, and chats without a department: the chat is assigned and accepted in one
+transaction (two events, `assigned` then `accepted`). Offer-and-accept departments: the chat stays
+`assigned`, as an offer the agent accepts in the console. A task scheduled at offer time for the
+department's offer_timeout_seconds later takes it back through lifecycle.expire_offer unless it
+was accepted meanwhile; the beat sweep (agents.tasks.sweep_queues) expires any offer whose task
+was lost. docs/routing.md describes the rules.
+"""
+
+import logging
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from agents.models import Agent, Department
+from conversations import lifecycle
+from conversations.models import Conversation, ConversationEvent
+
+log = logging.getLogger(__name__)
+
+Status = Conversation.Status
+Kind = ConversationEvent.Kind
+
+
+def offer_timeout_of(department: Department | None) -> int | None:
+    """Seconds an agent has to accept a chat of this department; None when chats are accepted at once."""
+    if department is None or department.accept_mode != Department.AcceptMode.OFFER:
+        return None
+    return department.offer_timeout_seconds
+
+
+def hand_over(*, conversation_id: int, agent_id: int, actor: lifecycle.Actor, reason: dict | None,
+              offer_timeout: int | None) -> Conversation:
+    """Assign a queued chat, then accept it at once (offer_timeout None) or leave it as a timed offer.
+
+    Raises what assign_conversation raises (AgentAtCapacity, AgentUnavailable, IllegalTransition)
+    and then changes nothing.
+    """
+    with transaction.atomic():
+        conversation = lifecycle.assign_conversation(
+            conversation_id=conversation_id, agent=Agent(pk=agent_id), actor=actor, reason=reason,
+        )
+        if offer_timeout is None:
+            # Same transaction, locks still held: nothing can come between the assignment and the accept.
+            return lifecycle.accept_conversation(conversation_id=conversation_id, agent=conversation.assigned_agent,
+                                                 auto=True)
+        offer_event_id = ConversationEvent.objects.filter(
+            conversation_id=conversation_id, kind=Kind.ASSIGNED
+        ).order_by("-id").values_list("id", flat=True).first()
+        _schedule_expiry(conversation_id, offer_event_id, offer_timeout)
+    return conversation
+
+
+def assign(*, conversation_id: int, agent: Agent, actor: lifecycle.Actor) -> Conversation:
+    """A supervisor's manual assignment: like routing's, accepted at once or offered per the chat's department."""
+    department = Department.objects.filter(conversation__pk=conversation_id).first()
+    return hand_over(conversation_id=conversation_id, agent_id=agent.pk, actor=actor,
+                     reason={"manual": True}, offer_timeout=offer_timeout_of(department))
+
+
+def _schedule_expiry(conversation_id: int, offer_event_id: int, timeout: int) -> None:
+    from agents.tasks import expire_offer  # agents.tasks imports agents.dispatch, which imports this module
+
+    # robust: a broker outage must not undo a committed offer; the sweep expires it instead.
+    transaction.on_commit(
+        lambda: expire_offer.apply_async((conversation_id, offer_event_id), countdown=timeout), robust=True,
+    )
+
+
+def expire_stale_offers(now: datetime | None = None) -> int:
+    """Take back every offer older than its department's timeout (the sweep's safety net); returns how many.
+
+    One query finds the pending offers: assigned chats of offer-and-accept departments whose latest
+    assignment or transfer is an `assigned` event. lifecycle.expire_offer checks each again under lock.
+    """
+    now = now or timezone.now()
+    latest = ConversationEvent.objects.filter(
+        conversation=OuterRef("pk"), kind__in=(Kind.ASSIGNED, Kind.TRANSFERRED)
+    ).order_by("-id")
+    rows = Conversation.objects.filter(
+        status=Status.ASSIGNED, department__accept_mode=Department.AcceptMode.OFFER
+    ).annotate(
+        offer_id=Subquery(latest.values("id")[:1]), offer_kind=Subquery(latest.values("kind")[:1]),
+        offer_at=Subquery(latest.values("at")[:1]),
+    ).values_list("id", "offer_id", "offer_kind", "offer_at", "department__offer_timeout_seconds")
+    expired = 0
+    for conversation_id, offer_id, kind, at, timeout in list(rows):
+        if kind != Kind.ASSIGNED or at is None or (now - at).total_seconds() < timeout:
+            continue
+        if lifecycle.expire_offer(conversation_id=conversation_id, offer_event_id=offer_id) is not None:
+            expired += 1
+    return expired

@@ -1,0 +1,106 @@
+"""REST API shapes: input serializers validate, output serializers describe; neither writes."""
+
+from rest_framework import serializers
+
+from agents.models import Agent, AgentSkill, Department, Skill
+from conversations.models import Conversation
+
+
+class SkillSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Skill
+        fields = ["id", "slug", "name"]
+
+
+class DepartmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Department
+        fields = [
+            "id", "name", "strategy", "accept_mode", "offer_timeout_seconds", "min_proficiency",
+            "lower_proficiency_after_seconds", "any_agent_after_seconds", "fallback_department",
+            "fallback_after_seconds",
+        ]
+
+    def validate_fallback_department(self, value):
+        if value is not None and self.instance is not None and value.pk == self.instance.pk:
+            raise serializers.ValidationError("a department cannot be its own fallback")
+        return value
+
+
+class AgentSkillSerializer(serializers.ModelSerializer):
+    slug = serializers.CharField(source="skill.slug", read_only=True)
+
+    class Meta:
+        model = AgentSkill
+        fields = ["skill", "slug", "proficiency"]
+
+
+class AgentSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    skills = AgentSkillSerializer(source="agent_skills", many=True, read_only=True)
+
+    class Meta:
+        model = Agent
+        fields = [
+            "id", "username", "display_name", "role", "status", "max_concurrent_chats", "departments", "skills",
+            "last_assigned_at", "status_changed_at", "missed_offers_in_a_row",
+        ]
+        read_only_fields = fields
+
+
+class SkillLevelInput(serializers.Serializer):
+    skill = serializers.PrimaryKeyRelatedField(queryset=Skill.objects.all())
+    proficiency = serializers.IntegerField(min_value=1, max_value=5)
+
+
+class AgentUpdateInput(serializers.Serializer):
+    """A partial update of an agent: only the fields given change."""
+
+    display_name = serializers.CharField(max_length=100, required=False)
+    role = serializers.ChoiceField(choices=Agent.Role.choices, required=False)
+    departments = serializers.PrimaryKeyRelatedField(queryset=Department.objects.all(), many=True, required=False)
+    skills = SkillLevelInput(many=True, required=False)
+    max_concurrent_chats = serializers.IntegerField(min_value=0, max_value=32767, required=False)
+    status = serializers.ChoiceField(choices=Agent.Status.choices, required=False)
+
+    def validate_skills(self, value):
+        slugs = [item["skill"].pk for item in value]
+        if len(slugs) != len(set(slugs)):
+            raise serializers.ValidationError("each skill may be given once")
+        return value
+
+    def validate(self, attrs):
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise serializers.ValidationError({name: ["not a field of an agent that can be changed"]
+                                               for name in sorted(unknown)})
+        return attrs
+
+
+class AssignInput(serializers.Serializer):
+    agent = serializers.PrimaryKeyRelatedField(queryset=Agent.objects.all())
+
+
+class TransferInput(serializers.Serializer):
+    """Exactly one of agent, department or skill, with an optional note."""
+
+    agent = serializers.PrimaryKeyRelatedField(queryset=Agent.objects.all(), required=False)
+    department = serializers.PrimaryKeyRelatedField(queryset=Department.objects.all(), required=False)
+    skill = serializers.PrimaryKeyRelatedField(queryset=Skill.objects.all(), required=False)
+    note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        targets = [name for name in ("agent", "department", "skill") if attrs.get(name) is not None]
+        if len(targets) != 1:
+            raise serializers.ValidationError("give exactly one of agent, department or skill")
+        return attrs
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    agent_name = serializers.CharField(source="assigned_agent.display_name", read_only=True, default=None)
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "public_id", "status", "assigned_agent", "agent_name", "department", "required_skills",
+                  "queued_at"]
+        read_only_fields = fields

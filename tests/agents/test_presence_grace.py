@@ -1,0 +1,141 @@
+"""The disconnect grace period: an agent whose consoles are all gone is set away after
+AGENT_DISCONNECT_GRACE_SECONDS, and their unanswered chats go back to the queue at their place."""
+
+import time
+
+import pytest
+
+from agents import connections, console, grace, tasks
+from agents.models import Agent, AgentStatusEvent
+from conversations import lifecycle, publish
+from conversations.lifecycle import Actor
+from conversations.models import Conversation, ConversationEvent
+from tests.personas import make_agent, make_site, make_visitor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+GRACE = 60
+T0 = 1_900_000_000.0  # any fixed clock: every call below is given its `now`
+
+
+@pytest.fixture(autouse=True)
+def grace_seconds(settings):
+    settings.AGENT_DISCONNECT_GRACE_SECONDS = GRACE
+    settings.AGENT_CONSOLE_HEARTBEAT_SECONDS = 15
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """Frames the lifecycle publishes, as (group, frame) pairs."""
+    sent = []
+    monkeypatch.setattr(publish, "send_frame", lambda group, frame: sent.append((group, frame)))
+    return sent
+
+
+@pytest.fixture
+def acme():
+    return make_site()
+
+
+@pytest.fixture
+def alice():
+    return make_agent("alice", cap=3)
+
+
+@pytest.fixture
+def chats(acme, alice, queue_frames):
+    """Alice's two chats (routing gives them to her, the only agent online): Ann's unanswered, Ben's answered."""
+    result = {}
+    for name in ("Ann", "Ben"):
+        conversation, _ = lifecycle.start_conversation(site=acme, visitor=make_visitor(acme, name), name=name)
+        result[name] = Conversation.objects.get(pk=conversation.pk)
+        assert result[name].assigned_agent_id == alice.pk
+    lifecycle.post_message(conversation_id=result["Ben"].pk, actor=Actor.of_agent(alice), text="Hi Ben")
+    return result
+
+
+def console_session(agent, *, opened=T0, closed=T0 + 5, socket="console-1"):
+    connections.beat(agent.pk, socket, now=opened)
+    connections.leave(agent.pk, socket, now=closed)
+
+
+def test_an_agent_back_within_the_grace_period_keeps_everything(alice, chats):
+    console_session(alice)
+    assert grace.release_if_disconnected(alice.pk, now=T0 + 5 + GRACE - 1).action == "waiting"
+    connections.beat(alice.pk, "console-2", now=T0 + 30)  # a reload
+    assert grace.release_if_disconnected(alice.pk, now=T0 + 5 + GRACE + 1).action == "connected"
+    alice.refresh_from_db()
+    assert alice.status == Agent.Status.ONLINE
+    assert Conversation.objects.filter(assigned_agent=alice).count() == 2
+
+
+def test_past_the_grace_period_the_agent_is_set_away_and_unanswered_chats_go_back_to_their_place(
+        alice, chats, published, queue_frames):
+    queued_at = chats["Ann"].queued_at
+    console_session(alice)
+    outcome = grace.release_if_disconnected(alice.pk, now=T0 + 5 + GRACE)
+    assert (outcome.action, outcome.set_away, outcome.requeued, outcome.kept) == (
+        "released", True, [chats["Ann"].pk], [chats["Ben"].pk])
+    alice.refresh_from_db()
+    assert alice.status == Agent.Status.AWAY
+    assert AgentStatusEvent.objects.filter(agent=alice).last().status == Agent.Status.AWAY
+    ann = Conversation.objects.get(pk=chats["Ann"].pk)
+    assert (ann.status, ann.assigned_agent_id, ann.queued_at) == ("queued", None, queued_at)
+    requeued = ann.events.last()
+    assert (requeued.kind, requeued.details["reason"], requeued.details["from_agent_id"]) == (
+        ConversationEvent.Kind.REQUEUED, "agent_disconnected", alice.pk)
+    # The visitor is told: their chat is waiting again, and where.
+    to_ann = [frame for group, frame in published if group == publish.visitor_group(ann.visitor_id)]
+    assert to_ann[-1]["status"] == "queued" and to_ann[-1]["agent_name"] is None
+    assert (publish.visitor_group(ann.visitor_id), 1) in [(g, f["position"]) for g, f in queue_frames]
+    # The chat in progress stays with Alice, flagged on the supervisors' board.
+    ben = Conversation.objects.get(pk=chats["Ben"].pk)
+    assert ben.assigned_agent_id == alice.pk
+    flagged = {c["conversation_id"]: c["agent_connected"] for c in console.board()["conversations"]}
+    assert flagged[str(ben.public_id)] is False
+
+
+def test_running_it_again_changes_nothing(alice, chats):
+    console_session(alice)
+    grace.release_if_disconnected(alice.pk, now=T0 + 5 + GRACE)
+    events = (ConversationEvent.objects.count(), AgentStatusEvent.objects.count())
+    assert grace.release_if_disconnected(alice.pk, now=T0 + 5 + GRACE + 10).action == "unknown"
+    assert [o.action for o in grace.sweep(now=T0 + 5 + GRACE + 20)] == []
+    assert (ConversationEvent.objects.count(), AgentStatusEvent.objects.count()) == events
+
+
+def test_another_open_console_keeps_the_agent_online(alice, chats):
+    connections.beat(alice.pk, "tab-2", now=T0 + 4)
+    console_session(alice)
+    assert grace.release_if_disconnected(alice.pk, now=T0 + 30).action == "connected"
+    alice.refresh_from_db()
+    assert alice.status == Agent.Status.ONLINE
+
+
+def test_a_crashed_process_counts_from_its_last_heartbeat(alice, chats):
+    connections.beat(alice.pk, "console-1", now=T0)  # then the process dies: no leave, no more beats
+    stale = connections.stale_after()
+    assert connections.live_sockets(alice.pk, now=T0 + stale - 1) == 1
+    assert [o.action for o in grace.sweep(now=T0 + stale + 1)] == ["waiting"]
+    assert [o.action for o in grace.sweep(now=T0 + GRACE + 1)] == ["released"]
+    assert Conversation.objects.get(pk=chats["Ann"].pk).status == "queued"
+
+
+def test_an_agent_who_never_opened_a_console_is_left_alone(alice, chats):
+    assert grace.sweep(now=T0 + 10 * GRACE) == []
+    assert grace.release_if_disconnected(alice.pk, now=T0 + 10 * GRACE).action == "unknown"
+    alice.refresh_from_db()
+    assert alice.status == Agent.Status.ONLINE
+
+
+def test_the_tasks_apply_the_same_check(alice, chats):
+    now = time.time()
+    console_session(alice, opened=now - 3 * GRACE, closed=now - 2 * GRACE)
+    assert tasks.release_disconnected_agent(alice.pk) == "released"
+    assert tasks.sweep_disconnected_agents() == 0
+
+
+def test_the_last_disconnect_schedules_the_task_for_the_grace_period(monkeypatch, alice):
+    calls = []
+    monkeypatch.setattr(tasks.release_disconnected_agent, "apply_async", lambda **kwargs: calls.append(kwargs))
+    grace.schedule_check(alice.pk)
+    assert calls == [{"args": [alice.pk], "countdown": GRACE + 1}]
