@@ -19,6 +19,7 @@ from django.utils import timezone
 from agents import connections, presence
 from agents.models import Agent, CannedResponse, Department, Skill
 from conversations import frames, lifecycle
+from conversations.framing import FrameError
 from conversations.models import Conversation, Message, Site, Tag
 from conversations.publish import agent_group, publish_on_commit
 from conversations.selectors import messages_after
@@ -30,10 +31,8 @@ BOARD_LIMIT = 500
 EARLIER_LIMIT = 20
 
 
-class ConsoleError(Exception):
-    def __init__(self, code: str, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.code, self.message, self.field = code, message, field
+class ConsoleError(FrameError):
+    """A console action refused: not permitted, or naming something that is not there."""
 
 
 # --- who -----------------------------------------------------------------------------------------

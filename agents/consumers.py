@@ -25,17 +25,16 @@ from agents.console import ConsoleError
 from agents.console_protocol import parse_frame
 from agents.presence import PresenceError
 from conversations import lifecycle
-from conversations.framing import FrameError, client_id_of
+from conversations.framing import FrameError
 from conversations.lifecycle import Actor, LifecycleError
 from conversations.models import Message
 from conversations.publish import agent_group, site_staff_group, staff_group, supervisors_group, visitor_group
-from widget.ratelimit import TokenBucket
+from conversations.sockets import FrameSocket
 
 log = logging.getLogger(__name__)
 
 CLOSE_NOT_AUTHENTICATED = 4001
 CLOSE_ORIGIN_NOT_ALLOWED = 4003
-CLOSE_FLOODING = 4008
 # Agents type and click faster than visitors; a console also sends typing and seen for several chats.
 RATE_PER_SECOND = 10.0
 RATE_BURST = 40
@@ -47,11 +46,11 @@ db = database_sync_to_async
 in_thread = sync_to_async(thread_sensitive=False)
 
 
-class AgentConsumer(AsyncWebsocketConsumer):
+class AgentConsumer(FrameSocket):
+    parse_frame = staticmethod(parse_frame)
+    refusals = (FrameError, LifecycleError, PresenceError)  # ConsoleError is a FrameError
     agent = None
     supervisor = False
-    greeted = False
-    closing = False
 
     async def connect(self):
         await self.accept()
@@ -59,11 +58,10 @@ class AgentConsumer(AsyncWebsocketConsumer):
         self.agent = await db(console.load_agent)(user)
         if self.agent is None:
             if user is None or not user.is_authenticated:
-                return await self._refuse("not_authenticated", "sign in first", CLOSE_NOT_AUTHENTICATED)
-            return await self._refuse("not_an_agent", "this user has no agent profile", CLOSE_NOT_AUTHENTICATED)
+                return await self.refuse("not_authenticated", "sign in first", CLOSE_NOT_AUTHENTICATED)
+            return await self.refuse("not_an_agent", "this user has no agent profile", CLOSE_NOT_AUTHENTICATED)
         self.supervisor = console.is_supervisor(self.agent)
-        self.bucket = TokenBucket(rate=RATE_PER_SECOND, burst=RATE_BURST)
-        self.refused_in_a_row = 0
+        self.start_rate_limit(rate=RATE_PER_SECOND, burst=RATE_BURST, flood_close_after=FLOOD_CLOSE_AFTER)
         self.joined: set[str] = set()
         self.watching: dict[str, int] = {}  # public id -> pk of the chats whose staff group this socket is in
         self.refresh_task = None
@@ -87,38 +85,11 @@ class AgentConsumer(AsyncWebsocketConsumer):
             # The beat sweep (agents.tasks.sweep_disconnected_agents) still finds this agent.
             log.exception("could not record that agent %s's console closed", self.agent.pk)
 
-    async def receive(self, text_data=None, bytes_data=None):
-        if self.agent is None or self.closing:
-            return
-        if not self.bucket.take():
-            return await self._flooded(text_data)
-        self.refused_in_a_row = 0
-        try:
-            frame = parse_frame(text_data)
-        except FrameError as error:
-            return await self._error(error.code, error.message, field=error.field,
-                                     ref=client_id_of(text_data, max_bytes=settings.WIDGET_MAX_FRAME_BYTES))
-        kind = frame["type"]
-        if not self.greeted and kind not in {"hello", "ping"}:
-            return await self._error("hello_required", "send a hello frame first", ref=frame.get("client_id"))
-        try:
-            await getattr(self, f"on_{kind}")(frame)
-        except (ConsoleError, FrameError) as error:
-            await self._error(error.code, error.message, field=error.field, ref=frame.get("client_id"),
-                              conversation_id=frame.get("conversation_id"))
-        except (LifecycleError, PresenceError) as error:
-            await self._error(error.code, str(error), ref=frame.get("client_id"),
-                              conversation_id=frame.get("conversation_id"))
-        except Exception:
-            log.exception("console frame %s failed", kind)
-            await self._error("server_error", "the server could not handle this frame", ref=frame.get("client_id"),
-                              conversation_id=frame.get("conversation_id"), retry=True)
-
     # --- client frames ---------------------------------------------------------------------
 
     async def on_hello(self, frame):
         if self.greeted:
-            return await self._error("already_greeted", "hello is sent once per socket")
+            return await self.send_error("already_greeted", "hello is sent once per socket")
         for site_id in await db(console.site_ids)():
             await self._join(site_staff_group(site_id))
         if self.supervisor:
@@ -130,24 +101,21 @@ class AgentConsumer(AsyncWebsocketConsumer):
         for chat in welcome["chats"]:
             await self._watch(chat["conversation_id"], chat.pop("pk"))
         self.greeted = True
-        await self._send(welcome)
+        await self.send_frame(welcome)
         for conversation_id, last_seq in (frame.get("conversations") or {}).items():
             try:
                 conversation = await self._authorize(conversation_id, "view")
             except ConsoleError as error:
-                await self._error(error.code, error.message, field=error.field, conversation_id=conversation_id)
+                await self.send_error(error.code, error.message, field=error.field, conversation_id=conversation_id)
                 continue
             await self._watch(conversation_id, conversation.pk)
             await self._replay(conversation, last_seq)
         if self.supervisor:
-            await self._send(await db(console.board)())
-
-    async def on_ping(self, frame):
-        await self._send({"type": "pong"})
+            await self.send_frame(await db(console.board)())
 
     async def on_status(self, frame):
         self.agent = await db(console.set_status)(self.agent, frame["status"])
-        await self._send(console.agent_frame(self.agent))
+        await self.send_frame(console.agent_frame(self.agent))
 
     async def on_take(self, frame):
         conversation = await self._authorize(frame["conversation_id"], "take")
@@ -158,9 +126,9 @@ class AgentConsumer(AsyncWebsocketConsumer):
     async def on_open(self, frame):
         conversation = await self._authorize(frame["conversation_id"], "view")
         await self._watch(frame["conversation_id"], conversation.pk)  # before reading: nothing is missed
-        await self._send(await db(console.state_of)(conversation.pk))
+        await self.send_frame(await db(console.state_of)(conversation.pk))
         await self._replay(conversation, 0)
-        await self._send(await db(console.context)(conversation))
+        await self.send_frame(await db(console.context)(conversation))
 
     async def on_message(self, frame):
         conversation = await self._authorize(frame["conversation_id"], "reply")
@@ -236,11 +204,11 @@ class AgentConsumer(AsyncWebsocketConsumer):
         if kind == "state":
             return await self._on_state(frame)
         if kind == "status":  # from agent.<id>: this agent's status, set in another tab
-            return await self._send(frame)
+            return await self.send_frame(frame)
         # Everything else is about one chat; a socket forwards only the chats it shows (a stale
         # group membership after a transfer must not leak a frame).
         if conversation_id is not None and conversation_id in self.watching:
-            await self._send(frame)
+            await self.send_frame(frame)
 
     async def console_refresh(self, event):
         self._schedule_refresh()
@@ -263,7 +231,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
             if conversation.assigned_agent_id != self.agent.pk:
                 return
             await self._watch(conversation_id, conversation.pk)  # a chat routed or transferred to this agent
-        await self._send(await db(console.state)(conversation))
+        await self.send_frame(await db(console.state)(conversation))
         if not keep:
             await self._unwatch(conversation_id)  # transferred or requeued away: its last state, then silence
 
@@ -274,9 +242,9 @@ class AgentConsumer(AsyncWebsocketConsumer):
     async def _refresh(self):
         await asyncio.sleep(REFRESH_DELAY_SECONDS)
         try:
-            await self._send(await db(console.queue_summary)())
+            await self.send_frame(await db(console.queue_summary)())
             if self.supervisor:
-                await self._send(await db(console.board)())
+                await self.send_frame(await db(console.board)())
         except Exception:
             log.exception("console refresh failed")
 
@@ -300,7 +268,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
             conversation_id=conversation.pk, actor=Actor.of_agent(self.agent), text=frame["text"],
             client_id=frame["client_id"], visibility=visibility, canned_response_id=canned,
         )
-        await self._send({"type": "ack", "client_id": message.client_id, "seq": message.seq,
+        await self.send_frame({"type": "ack", "client_id": message.client_id, "seq": message.seq,
                           "conversation_id": frame["conversation_id"]})
 
     async def _tag(self, frame, change):
@@ -312,12 +280,12 @@ class AgentConsumer(AsyncWebsocketConsumer):
     async def _replay(self, conversation, last_seq):
         messages = await db(console.history)(conversation, last_seq)
         for message in messages:
-            await self._send(message)
-        await self._send({"type": "replayed", "conversation_id": str(conversation.public_id),
+            await self.send_frame(message)
+        await self.send_frame({"type": "replayed", "conversation_id": str(conversation.public_id),
                           "last_seq": messages[-1]["seq"] if messages else last_seq})
 
     async def _send_state(self, conversation_pk):
-        await self._send(await db(console.state_of)(conversation_pk))
+        await self.send_frame(await db(console.state_of)(conversation_pk))
 
     async def _join(self, group):
         if group not in self.joined:
@@ -334,33 +302,6 @@ class AgentConsumer(AsyncWebsocketConsumer):
             group = staff_group(pk)
             self.joined.discard(group)
             await self.channel_layer.group_discard(group, self.channel_name)
-
-    async def _flooded(self, text_data):
-        self.refused_in_a_row += 1
-        if self.refused_in_a_row >= FLOOD_CLOSE_AFTER:
-            self.closing = True  # ignore whatever is still in flight
-            return await self._refuse("flooding", "too many frames; reconnect later", CLOSE_FLOODING)
-        await self._error("rate_limited", "too many frames; resend after retry_after_ms",
-                          ref=client_id_of(text_data, max_bytes=settings.WIDGET_MAX_FRAME_BYTES), retry=True,
-                          retry_after_ms=self.bucket.retry_after_ms())
-
-    async def _refuse(self, code, message, close_code):
-        await self._error(code, message)
-        await self.close(code=close_code)
-
-    async def _error(self, code, message, *, field=None, ref=None, conversation_id=None, retry=False, **extra):
-        frame = {"type": "error", "code": code, "message": message, "retry": retry, **extra}
-        if field:
-            frame["field"] = field
-        if ref:
-            frame["ref"] = ref
-        if conversation_id:
-            frame["conversation_id"] = conversation_id
-        await self._send(frame)
-
-    async def _send(self, frame):
-        await self.send(text_data=json.dumps(frame, ensure_ascii=False))
-
 
 class OriginRefused(AsyncWebsocketConsumer):
     """Like the widget: accept, say why in an error frame, close 4003 (a refused handshake says nothing)."""

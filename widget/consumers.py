@@ -1,32 +1,23 @@
-"""The visitor's WebSocket. Thin: validate a frame, call the lifecycle or a query, send frames.
+"""The visitor's WebSocket. Thin: validate a frame (conversations/sockets.py), call the lifecycle or a
+query, send frames.
 
 Every database call runs in a worker thread (database_sync_to_async), never on the event loop.
 """
 
-import json
-import logging
-
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from conversations import frames, lifecycle
-from conversations.framing import client_id_of
-from conversations.lifecycle import Actor, LifecycleError
+from conversations.lifecycle import Actor
 from conversations.publish import staff_group, visitor_group
-from widget import services
+from conversations.sockets import FrameSocket
+from widget import protocol, services
 from widget.context import visitor_context
 from widget.origins import origin_allowed
-from widget.protocol import FrameError, parse_frame
-from widget.ratelimit import TokenBucket
-
-log = logging.getLogger(__name__)
 
 CLOSE_BAD_TOKEN = 4001
 CLOSE_ORIGIN_NOT_ALLOWED = 4003
 CLOSE_UNKNOWN_SITE = 4004
-CLOSE_FLOODING = 4008
-
 
 
 def db(function):
@@ -35,7 +26,8 @@ def db(function):
     return database_sync_to_async(function, thread_sensitive=False)
 
 
-class VisitorConsumer(AsyncWebsocketConsumer):
+class VisitorConsumer(FrameSocket):
+    parse_frame = staticmethod(protocol.parse_frame)
     site = None
     visitor = None
     conversation = None
@@ -45,60 +37,37 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         await self.accept()
         self.site = await db(services.load_site)(self.scope["url_route"]["kwargs"]["site_key"])
         if self.site is None:
-            return await self._refuse("unknown_site", "no site has that key", CLOSE_UNKNOWN_SITE)
+            return await self.refuse("unknown_site", "no site has that key", CLOSE_UNKNOWN_SITE)
         headers = dict(self.scope["headers"])
         origin = headers.get(b"origin", b"").decode("latin-1") or None
         host = headers.get(b"host", b"").decode("latin-1") or None
         if not origin_allowed(self.site, origin, host=host, secure=self.scope.get("scheme") == "wss"):
-            return await self._refuse("origin_not_allowed", f"origin {origin!r} may not open this widget",
+            return await self.refuse("origin_not_allowed", f"origin {origin!r} may not open this widget",
                                       CLOSE_ORIGIN_NOT_ALLOWED)
         self.headers = headers
-        self.bucket = TokenBucket(rate=settings.WIDGET_RATE_PER_SECOND, burst=settings.WIDGET_RATE_BURST)
-        self.refused_in_a_row = 0
+        self.start_rate_limit(rate=settings.WIDGET_RATE_PER_SECOND, burst=settings.WIDGET_RATE_BURST,
+                              flood_close_after=settings.WIDGET_FLOOD_CLOSE_AFTER)
 
     async def disconnect(self, code):
         if self.visitor is not None:
             await self.channel_layer.group_discard(visitor_group(self.visitor.pk), self.channel_name)
 
-    async def receive(self, text_data=None, bytes_data=None):
-        if self.site is None or self.hello is False:
-            return
-        if not self.bucket.take():
-            return await self._flooded(text_data)
-        self.refused_in_a_row = 0
-        try:
-            frame = parse_frame(text_data)
-        except FrameError as error:
-            return await self._error(error.code, error.message, field=error.field, ref=_client_id_of(text_data))
-        kind = frame["type"]
-        if self.visitor is None and kind not in {"hello", "ping"}:
-            return await self._error("hello_required", "send a hello frame first", ref=frame.get("client_id"))
-        try:
-            await getattr(self, f"on_{kind}")(frame)
-        except LifecycleError as error:
-            await self._error(error.code, str(error), ref=frame.get("client_id"))
-        except Exception:
-            # A bug must cost one frame, not the socket: the client retries an unacknowledged message.
-            log.exception("visitor frame %s failed", kind)
-            await self._error("server_error", "the server could not handle this frame", ref=frame.get("client_id"),
-                              retry=True)
-
     # --- client frames ---------------------------------------------------------------------
 
     async def on_hello(self, frame):
-        if self.visitor is not None:
-            return await self._error("already_greeted", "hello is sent once per socket")
+        if self.greeted:
+            return await self.send_error("already_greeted", "hello is sent once per socket")
         try:
             greeting = await db(services.greet_visitor)(
                 site=self.site, token=frame.get("token"), new_visit=bool(frame.get("new_visit"))
             )
         except services.UnknownVisitorToken:
-            self.hello = False
-            return await self._refuse("bad_token", "the visitor token is invalid; start without one",
+            return await self.refuse("bad_token", "the visitor token is invalid; start without one",
                                       CLOSE_BAD_TOKEN)
         self.visitor, self.conversation, self.hello = greeting.visitor, greeting.conversation, frame
+        self.greeted = True
         await self.channel_layer.group_add(visitor_group(self.visitor.pk), self.channel_name)
-        await self._send({
+        await self.send_frame({
             "type": "welcome",
             "token": greeting.token,
             "visitor": {"name": self.visitor.name, "email": self.visitor.email},
@@ -115,11 +84,11 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             last_seq=frame.get("last_seq") or 0,
         )
         for message in messages:
-            await self._send(frames.message_frame(message, self.conversation))
-        await self._send({"type": "replayed", "conversation_id": str(self.conversation.public_id),
+            await self.send_frame(frames.message_frame(message, self.conversation))
+        await self.send_frame({"type": "replayed", "conversation_id": str(self.conversation.public_id),
                           "last_seq": messages[-1].seq if messages else since})
         if greeting.queue is not None:
-            await self._send(greeting.queue)
+            await self.send_frame(greeting.queue)
         page = (frame.get("page") or {})
         if self.conversation.is_open and page.get("url"):
             await db(lifecycle.record_page_view)(
@@ -128,10 +97,10 @@ class VisitorConsumer(AsyncWebsocketConsumer):
 
     async def on_start(self, frame):
         if not await db(services.site_is_open)(self.site):
-            return await self._error("site_closed", "the site is outside its business hours; leave a message")
+            return await self.send_error("site_closed", "the site is outside its business hours; leave a message")
         topic = await db(services.topic_for)(self.site, frame.get("topic"))
         if frame.get("topic") is not None and topic is None:
-            return await self._error("invalid_topic", "no such topic on this site", field="topic")
+            return await self.send_error("invalid_topic", "no such topic on this site", field="topic")
         context = visitor_context(
             hello=self.hello, user_agent=self.headers.get(b"user-agent", b"").decode("latin-1"),
             accept_language=self.headers.get(b"accept-language", b"").decode("latin-1"),
@@ -146,7 +115,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         # before the queue frame that follows.
         # Its queue position and estimate follow from the routing pass that ran on commit.
         self.conversation = await db(services.fetch_conversation)(started.pk)
-        await self._send(frames.state_frame(self.conversation))
+        await self.send_frame(frames.state_frame(self.conversation))
 
     async def on_message(self, frame):
         conversation = await self._require_conversation(frame)
@@ -155,7 +124,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         message, _ = await db(lifecycle.post_message)(
             conversation_id=conversation.pk, actor=Actor.visitor(), text=frame["text"], client_id=frame["client_id"]
         )
-        await self._send({"type": "ack", "client_id": message.client_id, "seq": message.seq,
+        await self.send_frame({"type": "ack", "client_id": message.client_id, "seq": message.seq,
                           "conversation_id": str(conversation.public_id)})
 
     async def on_typing(self, frame):
@@ -191,10 +160,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             site=self.site, visitor=self.visitor, name=frame["name"].strip(), email=frame["email"].strip(),
             text=frame["text"], client_id=frame["client_id"], context=context,
         )
-        await self._send({"type": "offline_received", "client_id": frame["client_id"]})
-
-    async def on_ping(self, frame):
-        await self._send({"type": "pong"})
+        await self.send_frame({"type": "offline_received", "client_id": frame["client_id"]})
 
     # --- channel layer events ----------------------------------------------------------------
 
@@ -202,7 +168,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         frame = event["frame"]
         if frame["type"] == "state":
             frame = await self._follow(frame)
-        await self._send(frame)
+        await self.send_frame(frame)
 
     async def _follow(self, frame):
         """Keep this socket's conversation current, and answer with the state as it is now.
@@ -224,34 +190,6 @@ class VisitorConsumer(AsyncWebsocketConsumer):
 
     async def _require_conversation(self, frame):
         if self.conversation is None:
-            await self._error("no_conversation", "start a conversation first", ref=frame.get("client_id"))
+            await self.send_error("no_conversation", "start a conversation first", ref=frame.get("client_id"))
             return None
         return self.conversation
-
-    async def _flooded(self, text_data):
-        self.refused_in_a_row += 1
-        if self.refused_in_a_row >= settings.WIDGET_FLOOD_CLOSE_AFTER:
-            self.site = None  # ignore whatever is still in flight
-            return await self._refuse("flooding", "too many frames; reconnect later", CLOSE_FLOODING)
-        await self._error("rate_limited", "too many frames; resend after retry_after_ms",
-                          ref=_client_id_of(text_data), retry=True, retry_after_ms=self.bucket.retry_after_ms())
-
-    async def _refuse(self, code, message, close_code):
-        await self._error(code, message)
-        await self.close(code=close_code)
-
-    async def _error(self, code, message, *, field=None, ref=None, retry=False, **extra):
-        frame = {"type": "error", "code": code, "message": message, "retry": retry, **extra}
-        if field:
-            frame["field"] = field
-        if ref:
-            frame["ref"] = ref
-        await self._send(frame)
-
-    async def _send(self, frame):
-        await self.send(text_data=json.dumps(frame, ensure_ascii=False))
-
-
-def _client_id_of(text_data) -> str | None:
-    """Best effort: the client_id of a refused frame, so the client knows which message to resend."""
-    return client_id_of(text_data, max_bytes=settings.WIDGET_MAX_FRAME_BYTES)
