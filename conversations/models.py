@@ -123,11 +123,16 @@ class Conversation(models.Model):
         return self.status in self.OPEN_STATUSES
 
 
+class Party(models.TextChoices):
+    """Who writes a message or causes an event."""
+
+    VISITOR = "visitor", "Visitor"
+    AGENT = "agent", "Agent"
+    SYSTEM = "system", "System"
+
+
 class Message(models.Model):
-    class Author(models.TextChoices):
-        VISITOR = "visitor", "Visitor"
-        AGENT = "agent", "Agent"
-        SYSTEM = "system", "System"
+    Author = Party
 
     class Visibility(models.TextChoices):
         PUBLIC = "public", "Visitor and agents"
@@ -183,10 +188,7 @@ class ConversationEvent(models.Model):
         UNTAGGED = "untagged", "Tag removed"
         WRAPUP = "wrapup", "Wrap-up started"
 
-    class Actor(models.TextChoices):
-        VISITOR = "visitor", "Visitor"
-        AGENT = "agent", "Agent"
-        SYSTEM = "system", "System"
+    Actor = Party
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -7,7 +7,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from tests.personas import make_agent
 
 pytestmark = pytest.mark.django_db
 ENDPOINTS = ["summary", "agents", "departments", "tags", "timeseries"]

@@ -1,0 +1,72 @@
+from django.db import models
+
+from metrics import compute
+
+
+class DailyRollup(models.Model):
+    """One day's metrics tally (metrics/compute.py Tally) for one scope: the total, an agent, a
+    department or a tag. Written only by metrics.rollup.rollup_day, which replaces a day's rows.
+
+    `key` is the agent, department or tag id (0: the total, or chats without a department); it is
+    not a foreign key, so a day's numbers stay as computed when an agent or tag is deleted.
+    The columns are counts and sums; `samples` holds the duration samples in seconds, so days
+    combine into weeks and months with exact medians and p90s.
+    """
+
+    class Scope(models.TextChoices):
+        TOTAL = compute.TOTAL, "Total"
+        AGENT = compute.AGENT, "Agent"
+        DEPARTMENT = compute.DEPARTMENT, "Department"
+        TAG = compute.TAG, "Tag"
+
+    day = models.DateField()
+    time_zone = models.CharField(max_length=64, help_text="The zone whose calendar day this is.")
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    key = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField()
+
+    chats = models.PositiveIntegerField(default=0)
+    offline_messages = models.PositiveIntegerField(default=0)
+    ended = models.PositiveIntegerField(default=0)
+    closed = models.PositiveIntegerField(default=0)
+    missed = models.PositiveIntegerField(default=0)
+    abandoned = models.PositiveIntegerField(default=0)
+    short_abandoned = models.PositiveIntegerField(default=0)
+    sl_eligible = models.PositiveIntegerField(default=0)
+    sl_met = models.PositiveIntegerField(default=0)
+    handled_chats = models.PositiveIntegerField(default=0)
+    transferred_chats = models.PositiveIntegerField(default=0)
+    public_messages = models.PositiveIntegerField(default=0)
+    agent_messages = models.PositiveIntegerField(default=0)
+    canned_messages = models.PositiveIntegerField(default=0)
+    fcr_eligible = models.PositiveIntegerField(default=0)
+    fcr_met = models.PositiveIntegerField(default=0)
+    online_seconds = models.FloatField(default=0)
+    busy_seconds = models.FloatField(default=0)
+    chat_seconds = models.FloatField(default=0)
+    handled_segments = models.PositiveIntegerField(default=0)
+    samples = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "scope", "key"], name="metrics_rollup_once_per_day_scope_key"),
+        ]
+        indexes = [
+            # Reports over a range for one scope: WHERE scope = ? AND key = ? AND day BETWEEN ? AND ?
+            models.Index(fields=["scope", "key", "day"], name="metrics_rollup_scope_key_day"),
+        ]
+        ordering = ["day", "scope", "key"]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.scope} {self.key}"
+
+    TALLY_FIELDS = tuple(f.name for f in compute.Tally.__dataclass_fields__.values() if f.name != "samples")
+
+    @classmethod
+    def from_tally(cls, tally: compute.Tally, **fields) -> "DailyRollup":
+        return cls(**fields, **{name: getattr(tally, name) for name in cls.TALLY_FIELDS}, samples=tally.samples)
+
+    def to_tally(self) -> compute.Tally:
+        tally = compute.Tally(**{name: getattr(self, name) for name in self.TALLY_FIELDS})
+        tally.samples = {name: list(self.samples.get(name, [])) for name in compute.SAMPLE_NAMES}
+        return tally.normalised()
