@@ -15,7 +15,6 @@ import logging
 from urllib.parse import urlparse
 
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.security.websocket import AllowedHostsOriginValidator, OriginValidator
 from django.conf import settings
@@ -29,7 +28,7 @@ from conversations.framing import FrameError
 from conversations.lifecycle import Actor, LifecycleError
 from conversations.models import Message
 from conversations.publish import agent_group, site_staff_group, staff_group, supervisors_group, visitor_group
-from conversations.sockets import FrameSocket
+from conversations.sockets import FrameSocket, db
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,6 @@ FLOOD_CLOSE_AFTER = 100
 # Queue and board frames are recomputed at most this often per socket, however many states change.
 REFRESH_DELAY_SECONDS = 0.1
 
-db = database_sync_to_async
 in_thread = sync_to_async(thread_sensitive=False)
 
 

@@ -7,6 +7,7 @@ method per frame type, and calls `start_rate_limit` once it accepts the socket.
 import json
 import logging
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -18,6 +19,17 @@ log = logging.getLogger(__name__)
 
 CLOSE_FLOODING = 4008
 GREETING_FRAMES = {"hello", "ping"}
+
+
+def db(function):
+    """Run database work in a worker thread, never on the event loop.
+
+    PostgreSQL: a pool of threads, each with its own connection, so frames of different sockets
+    do not queue behind each other. SQLite has a single writer: one thread per process, because
+    threads competing for its write lock wait in its busy handler's sleeps instead of a queue.
+    """
+    single_writer = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
+    return database_sync_to_async(function, thread_sensitive=single_writer)
 
 
 class FrameSocket(AsyncWebsocketConsumer):

@@ -4,13 +4,12 @@ query, send frames.
 Every database call runs in a worker thread (database_sync_to_async), never on the event loop.
 """
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from conversations import frames, lifecycle
 from conversations.lifecycle import Actor
 from conversations.publish import staff_group, visitor_group
-from conversations.sockets import FrameSocket
+from conversations.sockets import FrameSocket, db
 from widget import protocol, services
 from widget.context import visitor_context
 from widget.origins import origin_allowed
@@ -18,12 +17,6 @@ from widget.origins import origin_allowed
 CLOSE_BAD_TOKEN = 4001
 CLOSE_ORIGIN_NOT_ALLOWED = 4003
 CLOSE_UNKNOWN_SITE = 4004
-
-
-def db(function):
-    """Run database work in the thread pool. Not thread-sensitive: frames of different sockets use
-    several threads (each with its own connection) instead of queueing for one."""
-    return database_sync_to_async(function, thread_sensitive=False)
 
 
 class VisitorConsumer(FrameSocket):
