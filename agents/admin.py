@@ -60,8 +60,8 @@ class AgentAdmin(admin.ModelAdmin):
 
 @admin.register(Skill)
 class SkillAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug"]
-    search_fields = ["name", "slug"]
+    list_display = ["name", "slug", "language"]
+    search_fields = ["name", "slug", "language"]
     prepopulated_fields = {"slug": ["name"]}
 
 

@@ -6,6 +6,10 @@ from django.db import models
 class Skill(models.Model):
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=100)
+    language = models.CharField(
+        max_length=35, blank=True,
+        help_text='A language code ("lt", "zh"): chats of visitors whose browser language starts with it need this skill.',
+    )
 
     def __str__(self) -> str:
         return self.name

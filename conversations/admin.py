@@ -2,11 +2,17 @@ from django.contrib import admin, messages
 
 from conversations import lifecycle
 from conversations.lifecycle import Actor, LifecycleError
-from conversations.models import Conversation, ConversationEvent, Message, Site, Tag, Topic, Visitor
+from conversations.models import Conversation, ConversationEvent, Message, PageRule, Site, Tag, Topic, Visitor
 
 
 class TopicInline(admin.TabularInline):
     model = Topic
+    extra = 0
+    filter_horizontal = ["skills"]
+
+
+class PageRuleInline(admin.TabularInline):
+    model = PageRule
     extra = 0
     filter_horizontal = ["skills"]
 
@@ -20,7 +26,8 @@ class TagInline(admin.TabularInline):
 class SiteAdmin(admin.ModelAdmin):
     list_display = ["name", "key", "team_email", "require_tag_on_close", "queue_wait_limit_seconds"]
     search_fields = ["name", "key"]
-    inlines = [TopicInline, TagInline]
+    filter_horizontal = ["required_skills"]
+    inlines = [TopicInline, PageRuleInline, TagInline]
 
 
 @admin.register(Visitor)

@@ -25,6 +25,7 @@ from agents import presence
 from agents.models import Agent, Department, Skill
 from conversations import frames
 from conversations.models import Conversation, ConversationEvent, Message, Site, Tag, Topic, Visitor
+from conversations.needs import chat_needs
 from conversations.publish import publish_on_commit, site_staff_group, staff_group, visitor_group
 
 Status = Conversation.Status
@@ -132,7 +133,11 @@ def start_conversation(
     *, site: Site, visitor: Visitor, topic: Topic | None = None, name: str = "", email: str = "",
     context: dict | None = None, priority: int = 0,
 ) -> tuple[Conversation, bool]:
-    """Queue a new chat for the visitor; returns the open one instead if there is one."""
+    """Queue a new chat for the visitor; returns the open one instead if there is one.
+
+    The chat needs the skills of its topic, its site, the page rules its page matches and the
+    visitor's language (conversations/needs.py); matching page rules may raise its priority.
+    """
     with transaction.atomic():
         # The visitor row lock makes two tabs that start at once end up in one conversation.
         visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
@@ -142,17 +147,20 @@ def start_conversation(
         if topic is not None and topic.site_id != site.pk:
             raise LifecycleError("topic belongs to another site", code="invalid_topic")
         now = timezone.now()
+        context = context or {}
+        skill_ids, priority = chat_needs(site=site, topic=topic, page_url=context.get("page_url") or "",
+                                         language=context.get("language") or "", priority=priority)
         if name or email:
             visitor.name, visitor.email = name or visitor.name, email or visitor.email
             visitor.save(update_fields=["name", "email"])
         conversation = Conversation.objects.create(
             site=site, visitor=visitor, topic=topic, department=topic.department if topic else None,
-            priority=priority, status=Status.QUEUED, context=context or {}, queued_at=now,
+            priority=priority, status=Status.QUEUED, context=context, queued_at=now,
         )
-        if topic is not None:
-            conversation.required_skills.set(topic.skills.all())
-        _record(conversation, Kind.QUEUED, Actor.visitor(), now,
-                topic=topic.label if topic else None, priority=priority)
+        conversation.required_skills.set(skill_ids)
+        _record(conversation, Kind.QUEUED, Actor.visitor(), now, topic=topic.label if topic else None,
+                priority=priority, skill_ids=sorted(skill_ids),
+                department_id=conversation.department_id)
         _publish_state(conversation)
         _route_after_commit(conversation)
     return conversation, True

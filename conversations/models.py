@@ -21,6 +21,9 @@ class Site(models.Model):
         help_text='Empty: always open. Else {"timezone": "Europe/Vilnius", "mon": [["09:00", "17:00"]], ...}.',
     )
     require_tag_on_close = models.BooleanField(default=False)
+    required_skills = models.ManyToManyField(
+        Skill, blank=True, related_name="+", help_text="Skills every chat on this site needs.",
+    )
     queue_wait_limit_seconds = models.PositiveIntegerField(
         default=300, help_text="After this wait the visitor is offered the offline form."
     )
@@ -43,6 +46,18 @@ class Topic(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+class PageRule(models.Model):
+    """Chats started on matching pages need more skills, or come first (e.g. the checkout page)."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="page_rules")
+    url_contains = models.CharField(max_length=200, help_text='Matches when the page URL contains this, e.g. "/checkout".')
+    skills = models.ManyToManyField(Skill, blank=True, related_name="+")
+    priority = models.SmallIntegerField(default=0, help_text="The chat's priority is the highest of its matching rules.")
+
+    def __str__(self) -> str:
+        return f"URL contains {self.url_contains!r}"
 
 
 class Tag(models.Model):
