@@ -4,23 +4,26 @@ Permissions live here, checked for every frame (agents/consumers.py calls `autho
 
 * an agent sees their own chats (assigned to them, whatever the status) and the queue (any
   queued chat), and acts (writes, notes, tags, transfers, closes) on their own chats only;
-* supervisors (Agent.role) and admins (User.is_superuser) see and act on every chat, and alone
-  may whisper, barge and reassign. Opening a chat they do not own is a silent monitor: nothing is
-  recorded and the visitor is not told.
+* supervisors (Agent.role) and admins (User.is_superuser, who also need an Agent profile to sign
+  in) see and act on every chat, and alone may whisper, barge and reassign. Opening a chat they do
+  not own is a silent monitor: nothing is recorded and the visitor is not told;
+* only the agent a chat is assigned to accepts it;
+* a whisper is read by supervisors and by the agent it was written for (Message.recipient), not by
+  an agent the chat moves to later (`sees`).
 """
 
 import uuid
 from collections import defaultdict
 
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from agents import connections, presence
+from agents import connections, offers, presence
 from agents.models import Agent, CannedResponse, Department, Skill
 from conversations import frames, lifecycle
 from conversations.framing import FrameError
-from conversations.models import Conversation, Message, Site, Tag
+from conversations.models import Conversation, ConversationEvent, Message, Site, Tag
 from conversations.publish import agent_group, publish_on_commit
 from conversations.selectors import messages_after
 
@@ -55,13 +58,32 @@ def may_act(agent: Agent, conversation: Conversation, *, supervisor: bool) -> bo
     return supervisor or conversation.assigned_agent_id == agent.pk
 
 
+def sees(agent: Agent, message: dict, *, supervisor: bool) -> bool:
+    """Whether an agent may read a message frame: a whisper only by supervisors and the agent it coaches."""
+    return (message["visibility"] != Message.Visibility.WHISPER or supervisor
+            or message.get("recipient_id") == agent.pk)
+
+
+def for_state(queryset: QuerySet) -> QuerySet:
+    """Conversations with what `state` reads: related rows, and the latest hand-over (for an offer's timer).
+
+    The latest `assigned` or `transferred` event, as agents.offers.expire_stale_offers reads it: an
+    assigned chat whose latest hand-over is an `assigned` event is a pending offer.
+    """
+    latest = ConversationEvent.objects.filter(
+        conversation=OuterRef("pk"), kind__in=(ConversationEvent.Kind.ASSIGNED, ConversationEvent.Kind.TRANSFERRED)
+    ).order_by("-id")
+    return queryset.select_related("assigned_agent", "visitor", "site", "department").annotate(
+        handover_kind=Subquery(latest.values("kind")[:1]), handover_at=Subquery(latest.values("at")[:1]),
+    )
+
+
 def find_conversation(public_id: str) -> Conversation | None:
     try:
         key = uuid.UUID(public_id)
     except ValueError:
         return None
-    return (Conversation.objects.select_related("assigned_agent", "visitor", "site")
-            .exclude(status=Status.OFFLINE).filter(public_id=key).first())
+    return for_state(Conversation.objects.exclude(status=Status.OFFLINE).filter(public_id=key)).first()
 
 
 def authorize(agent: Agent, public_id: str, need: str, *, supervisor: bool) -> Conversation:
@@ -81,6 +103,10 @@ def authorize(agent: Agent, public_id: str, need: str, *, supervisor: bool) -> C
         "supervise": lambda: supervisor,
         # Taking is for chats in the queue; the lifecycle refuses any other status.
         "take": lambda: True,
+        # Only the agent it is assigned to accepts a chat (supervisors too: reassign it instead). A
+        # chat assigned to nobody (queued, or ended unassigned) is left to the lifecycle's
+        # illegal_transition.
+        "accept": lambda: conversation.assigned_agent_id in (None, agent.pk),
     }[need]()
     if not allowed:
         raise ConsoleError("forbidden", f"you may not {need} this conversation", field="conversation_id")
@@ -89,14 +115,28 @@ def authorize(agent: Agent, public_id: str, need: str, *, supervisor: bool) -> C
 
 # --- frames --------------------------------------------------------------------------------------
 
-def state(conversation: Conversation) -> dict:
-    """The visitor's `state` frame plus what a console needs to list the chat."""
+def state(conversation: Conversation, now=None) -> dict:
+    """The visitor's `state` frame plus what a console needs to list the chat (read through `for_state`)."""
     return {**frames.state_frame(conversation), "agent_id": conversation.assigned_agent_id,
-            "visitor_name": conversation.visitor.name, "site": conversation.site.name}
+            "visitor_name": conversation.visitor.name, "site": conversation.site.name,
+            "site_id": conversation.site_id, "offer_seconds_left": offer_seconds_left(conversation, now)}
+
+
+def offer_seconds_left(conversation: Conversation, now=None) -> int | None:
+    """Seconds until a pending offer is taken back (0 once due); None when the chat is not a timed offer.
+
+    Transfers to an agent and auto-accept departments have no timer (docs/routing.md).
+    """
+    timeout = offers.offer_timeout_of(conversation.department)
+    if (conversation.status != Status.ASSIGNED or timeout is None
+            or conversation.handover_kind != ConversationEvent.Kind.ASSIGNED):
+        return None
+    elapsed = ((now or timezone.now()) - conversation.handover_at).total_seconds()
+    return max(0, round(timeout - elapsed))
 
 
 def state_of(conversation_id: int) -> dict:
-    return state(Conversation.objects.select_related("assigned_agent", "visitor", "site").get(pk=conversation_id))
+    return state(for_state(Conversation.objects.filter(pk=conversation_id)).get())
 
 
 def agent_frame(agent: Agent) -> dict:
@@ -106,8 +146,7 @@ def agent_frame(agent: Agent) -> dict:
 def own_chats(agent: Agent) -> list[dict]:
     """The agent's open chats, each with how many visitor messages they have not seen (one query)."""
     rows = (
-        Conversation.objects.filter(assigned_agent=agent, status__in=ACTIVE_STATUSES)
-        .select_related("assigned_agent", "visitor", "site")
+        for_state(Conversation.objects.filter(assigned_agent=agent, status__in=ACTIVE_STATUSES))
         .annotate(unread=Count("messages", filter=Q(messages__author=Message.Author.VISITOR,
                                                       messages__seq__gt=F("agent_seen_seq"))))
         .order_by("queued_at", "id")
@@ -154,7 +193,8 @@ def queue_summary(now=None) -> dict:
         "longest_wait_seconds": max((waited(c) for c in waiting), default=0),
         "by_skill": [{"skill": slug, **entry} for slug, entry in sorted(by_skill.items(), key=lambda i: i[0] or "")],
         "chats": [
-            {"conversation_id": str(c.public_id), "site": c.site.name, "visitor_name": c.visitor.name,
+            {"conversation_id": str(c.public_id), "site": c.site.name, "site_id": c.site_id,
+             "visitor_name": c.visitor.name,
              "topic": c.topic.label if c.topic else None, "skills": sorted(skills_of[c.pk]), "priority": c.priority,
              "waited_seconds": waited(c)}
             for c in waiting[:QUEUE_LIST_LIMIT]
@@ -172,15 +212,15 @@ def board(now=None) -> dict:
     replied = Message.objects.filter(author=Message.Author.AGENT, visibility=Message.Visibility.PUBLIC)
     replied_ids = set(replied.filter(conversation__status__in=Conversation.OPEN_STATUSES)
                       .values_list("conversation_id", flat=True).distinct())
-    chats = list(Conversation.objects.filter(status__in=Conversation.OPEN_STATUSES)
-                 .select_related("assigned_agent", "visitor", "site").order_by("-priority", "queued_at", "id")[:BOARD_LIMIT])
+    chats = list(for_state(Conversation.objects.filter(status__in=Conversation.OPEN_STATUSES))
+                 .order_by("-priority", "queued_at", "id")[:BOARD_LIMIT])
     waits = [round((now - (c.queued_at or c.created_at)).total_seconds()) for c in chats if c.status == Status.QUEUED]
     return {
         "type": "board",
         "agents": [{"id": a.pk, "name": a.display_name, "role": a.role, "status": a.status, "active": a.active,
                     "cap": a.max_concurrent_chats, "connected": a.pk in connected} for a in agents],
         "conversations": [
-            {**state(c), "waited_seconds": round((now - (c.queued_at or c.created_at)).total_seconds()),
+            {**state(c, now), "waited_seconds": round((now - (c.queued_at or c.created_at)).total_seconds()),
              "agent_replied": c.pk in replied_ids,
              # In progress with an agent whose consoles are all gone (agents/grace.py keeps these).
              "agent_connected": (c.assigned_agent_id in connected) if c.assigned_agent_id else None}
@@ -212,9 +252,12 @@ def context(conversation: Conversation) -> dict:
     }
 
 
-def history(conversation: Conversation, after_seq: int = 0) -> list[dict]:
-    """Every message after a seq (public, notes and whispers), as frames, oldest first."""
-    return [frames.message_frame(m, conversation) for m in messages_after(conversation.pk, after_seq, public_only=False)]
+def history(conversation: Conversation, after_seq: int, agent: Agent, *, supervisor: bool) -> tuple[list[dict], int]:
+    """The messages after a seq this agent may read (public, notes, their whispers), as frames, oldest first,
+    and the last seq read (hidden whispers included, so a replay from it does not read them again)."""
+    messages = [frames.message_frame(m, conversation) for m in messages_after(conversation.pk, after_seq, public_only=False)]
+    last_seq = messages[-1]["seq"] if messages else after_seq
+    return [m for m in messages if sees(agent, m, supervisor=supervisor)], last_seq
 
 
 def site_ids() -> list[int]:

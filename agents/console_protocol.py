@@ -22,6 +22,7 @@ CLIENT_FRAMES: dict[str, dict[str, Field]] = {
     "ping": {},
     "status": {"status": Field(str, True, 10)},
     "take": {"conversation_id": _CONVERSATION},
+    "accept": {"conversation_id": _CONVERSATION},
     "open": {"conversation_id": _CONVERSATION},
     "message": {**_WRITE, "canned_response_id": Field(int, False, minimum=1)},
     "note": _WRITE,

@@ -51,10 +51,10 @@ class AgentConsumer(FrameSocket):
     supervisor = False
 
     async def connect(self):
-        await self.accept()
         user = self.scope.get("user")
         self.agent = await db(console.load_agent)(user)
         if self.agent is None:
+            await self.accept()
             if user is None or not user.is_authenticated:
                 return await self.refuse("not_authenticated", "sign in first", CLOSE_NOT_AUTHENTICATED)
             return await self.refuse("not_an_agent", "this user has no agent profile", CLOSE_NOT_AUTHENTICATED)
@@ -64,8 +64,11 @@ class AgentConsumer(FrameSocket):
         self.watching: dict[str, int] = {}  # public id -> pk of the chats whose staff group this socket is in
         self.refresh_task = None
         await self._join(agent_group(self.agent.pk))
+        # Counted as connected before the handshake completes: when another tab of the agent closes
+        # right after this one opens, it must find this one and not start the disconnect grace.
         await in_thread(connections.beat)(self.agent.pk, self.channel_name)
         self.heartbeat_task = asyncio.create_task(self._heartbeat())
+        await self.accept()
 
     async def disconnect(self, code):
         if self.agent is None:
@@ -121,6 +124,12 @@ class AgentConsumer(FrameSocket):
         await db(console.take)(self.agent, conversation)
         await self._send_state(conversation.pk)
 
+    async def on_accept(self, frame):
+        conversation = await self._authorize(frame["conversation_id"], "accept")
+        await self._watch(frame["conversation_id"], conversation.pk)
+        await db(lifecycle.accept_conversation)(conversation_id=conversation.pk, agent=self.agent)
+        await self._send_state(conversation.pk)
+
     async def on_open(self, frame):
         conversation = await self._authorize(frame["conversation_id"], "view")
         await self._watch(frame["conversation_id"], conversation.pk)  # before reading: nothing is missed
@@ -137,9 +146,8 @@ class AgentConsumer(FrameSocket):
         await self._write(frame, conversation, Message.Visibility.INTERNAL)
 
     async def on_whisper(self, frame):
+        # The lifecycle records the chat's agent as the whisper's recipient (illegal_transition if none).
         conversation = await self._authorize(frame["conversation_id"], "supervise")
-        if conversation.assigned_agent_id is None:
-            raise LifecycleError("nobody is assigned to this chat to whisper to", code="illegal_transition")
         await self._write(frame, conversation, Message.Visibility.WHISPER)
 
     async def on_barge(self, frame):
@@ -204,9 +212,12 @@ class AgentConsumer(FrameSocket):
         if kind == "status":  # from agent.<id>: this agent's status, set in another tab
             return await self.send_frame(frame)
         # Everything else is about one chat; a socket forwards only the chats it shows (a stale
-        # group membership after a transfer must not leak a frame).
-        if conversation_id is not None and conversation_id in self.watching:
-            await self.send_frame(frame)
+        # group membership after a transfer must not leak a frame), and whispers only to their reader.
+        if conversation_id is None or conversation_id not in self.watching:
+            return
+        if kind == "message" and not console.sees(self.agent, frame, supervisor=self.supervisor):
+            return
+        await self.send_frame(frame)
 
     async def console_refresh(self, event):
         self._schedule_refresh()
@@ -276,11 +287,11 @@ class AgentConsumer(FrameSocket):
         await db(change)(conversation_id=conversation.pk, actor=Actor.of_agent(self.agent), tag=tag)
 
     async def _replay(self, conversation, last_seq):
-        messages = await db(console.history)(conversation, last_seq)
+        messages, read_to = await db(console.history)(conversation, last_seq, self.agent, supervisor=self.supervisor)
         for message in messages:
             await self.send_frame(message)
         await self.send_frame({"type": "replayed", "conversation_id": str(conversation.public_id),
-                          "last_seq": messages[-1]["seq"] if messages else last_seq})
+                               "last_seq": read_to})
 
     async def _send_state(self, conversation_pk):
         await self.send_frame(await db(console.state_of)(conversation_pk))

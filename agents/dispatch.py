@@ -1,8 +1,20 @@
-"""Routing passes: snapshot the queue and the agents, let agents.routing choose, assign through the lifecycle.
+"""Routing passes: find free slots, read just enough of the queue, let agents.routing choose, assign
+through the lifecycle; then tell waiting visitors where they stand.
 
 A pass runs whenever a slot or a queue place may have opened (lifecycle and presence call it after
-commit) and from the beat sweep as a safety net. It reads a constant number of queries however
-many agents or chats there are, then makes one lifecycle.assign_conversation call per decision.
+commit) and from the beat sweep as a safety net. Its cost does not grow with the queue:
+
+* It first asks whether any online agent has a free slot (one query). If nobody has, nothing can
+  be assigned and the queue is not read.
+* Otherwise it reads the online agents and the waiting chats that the free agents could possibly
+  take (routing.Reach), in queue order, BATCH at a time, and plans batch by batch until the free
+  slots are used up or the queue ends. Then one lifecycle.assign_conversation call per decision.
+* A waiting chat that triggered the pass (an arrival, a requeue) is told its own position (a COUNT
+  over the chats ahead of it) and estimate at once. Everyone else whose place moved is told by a
+  position broadcast, at most one per site per POSITIONS_INTERVAL_MS (request_positions).
+
+The beat sweep runs full passes: the whole queue (widening recorded for every chat) and a
+broadcast to every waiting visitor.
 
 Concurrency: passes in several processes may pick the same agent or chat from their snapshots.
 The cap and the single owner are guaranteed by assign_conversation (agent row lock, then
@@ -16,10 +28,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from agents import offers, routing
@@ -33,8 +47,12 @@ log = logging.getLogger(__name__)
 Status = Conversation.Status
 ACTIVE_STATUSES = (Status.ASSIGNED, Status.ACTIVE)
 MAX_ROUNDS = 5
+BATCH = 50  # waiting chats read per query while a pass plans
 HANDLE_SAMPLES = 200  # the most recent closed chats of a site that the wait estimate averages over
+POSITIONS_INTERVAL_MS = 1000  # at most one position broadcast per site this often
+POSITIONS_PENDING_MS = 5000  # a deferred broadcast is scheduled once per site within this time
 RACES = (lifecycle.AgentAtCapacity, lifecycle.AgentUnavailable, lifecycle.IllegalTransition)
+QUEUE_ORDER = ("-priority", "queued_at", "id")  # served by the conv_queue_order index
 
 
 @dataclass
@@ -50,10 +68,10 @@ class Waiting:
 @dataclass
 class Snapshot:
     now: datetime
-    queue: list[Waiting]
+    queue: list[Waiting]  # the whole queue if complete, else the chats a pass has read so far
     agents: list[routing.AgentSnapshot]
     policies: dict[int | None, routing.Policy]
-    handle_seconds: dict[int | None, float] = field(default_factory=dict)
+    complete: bool = True
 
 
 @dataclass
@@ -61,35 +79,61 @@ class PassResult:
     assigned: list[int] = field(default_factory=list)  # conversation ids, in order
     moved_keys: list[tuple] = field(default_factory=list)  # queue places the assigned chats left
     widened: int = 0
-    notified: int = 0
+    notified: int = 0  # queue frames this pass sent itself (its own broadcast included)
     rounds: int = 0
+    read: int = 0  # waiting chats the pass read to plan (the whole queue only in the sweep's full passes)
 
 
-def snapshot(site_id: int, now: datetime | None = None) -> Snapshot:
-    """The site's queue and every online agent, in seven queries whatever their numbers."""
+def has_free_slot() -> bool:
+    """Whether any online agent has fewer open chats than their cap: one query, no rows."""
+    return Agent.objects.filter(status=Agent.Status.ONLINE, max_concurrent_chats__gt=0).annotate(
+        active_chats=Count("conversations", filter=Q(conversations__status__in=ACTIVE_STATUSES))
+    ).filter(active_chats__lt=F("max_concurrent_chats")).exists()
+
+
+def snapshot(site_id: int, now: datetime | None = None, *, full: bool = True) -> Snapshot:
+    """Online agents and policies, plus (full) the site's whole queue, in eight queries whatever their numbers.
+
+    Without full the queue is left empty: plan_pass reads it batch by batch as it plans.
+    """
     now = now or timezone.now()
-    rows = list(
-        Conversation.objects.filter(site_id=site_id, status=Status.QUEUED)
-        .values_list("id", "priority", "queued_at", "department_id", "visitor_id", "public_id")
-    )
+    queue = []
+    if full:
+        queue = _waiting(_queued(site_id), now, scope=Q(conversation__site_id=site_id,
+                                                        conversation__status=Status.QUEUED))
+        queue.sort(key=lambda w: w.chat.order_key)
+    return Snapshot(now=now, queue=queue, agents=online_agents(), policies=policies(), complete=full)
+
+
+def _queued(site_id: int):
+    return Conversation.objects.filter(site_id=site_id, status=Status.QUEUED)
+
+
+def _waiting(rows, now: datetime, *, scope: Q | None = None) -> list[Waiting]:
+    """Waiting chats for these rows with their skills, passed-over agents and recorded widening (four queries).
+
+    scope selects the same conversations in the related tables; by default, by their ids (a batch).
+    """
+    rows = list(rows.values_list("id", "priority", "queued_at", "department_id", "visitor_id", "public_id"))
+    if not rows:
+        return []
+    if scope is None:
+        scope = Q(conversation_id__in=[row[0] for row in rows])
     skills_of = defaultdict(set)
-    for conversation_id, skill_id in Conversation.required_skills.through.objects.filter(
-        conversation__site_id=site_id, conversation__status=Status.QUEUED
-    ).values_list("conversation_id", "skill_id"):
+    for conversation_id, skill_id in Conversation.required_skills.through.objects.filter(scope).values_list(
+            "conversation_id", "skill_id"):
         skills_of[conversation_id].add(skill_id)
     # Agents who let an offer of a waiting chat expire (lifecycle.expire_offer): routing prefers others.
     passed_over = defaultdict(set)
     for conversation_id, agent_id in ConversationEvent.objects.filter(
-        conversation__site_id=site_id, conversation__status=Status.QUEUED, kind=ConversationEvent.Kind.REQUEUED,
-        details__reason="offer_timeout",
+        scope, kind=ConversationEvent.Kind.REQUEUED, details__reason="offer_timeout",
     ).values_list("conversation_id", "details__from_agent_id"):
         passed_over[conversation_id].add(agent_id)
     recorded = dict(
-        RoutingEvent.objects.filter(
-            kind=RoutingEvent.Kind.WIDENED, conversation__site_id=site_id, conversation__status=Status.QUEUED,
-        ).values("conversation_id").annotate(stage=Max("stage")).values_list("conversation_id", "stage")
+        RoutingEvent.objects.filter(scope, kind=RoutingEvent.Kind.WIDENED)
+        .values("conversation_id").annotate(stage=Max("stage")).values_list("conversation_id", "stage")
     )
-    queue = [
+    return [
         Waiting(
             chat=routing.ChatSnapshot(id=pk, queued_at=queued_at or now, priority=priority,
                                       required_skills=frozenset(skills_of[pk]), department_id=department_id,
@@ -98,8 +142,59 @@ def snapshot(site_id: int, now: datetime | None = None) -> Snapshot:
         )
         for pk, priority, queued_at, department_id, visitor_id, public_id in rows
     ]
-    queue.sort(key=lambda w: w.chat.order_key)
-    return Snapshot(now=now, queue=queue, agents=online_agents(), policies=policies())
+
+
+def _behind(key: tuple) -> Q:
+    """Queued chats after this place in queue order (key = ChatSnapshot.order_key)."""
+    minus_priority, queued_at, pk = key
+    priority = -minus_priority
+    return (Q(priority__lt=priority) | Q(priority=priority, queued_at__gt=queued_at)
+            | Q(priority=priority, queued_at=queued_at, id__gt=pk))
+
+
+def _ahead(key: tuple) -> Q:
+    """Queued chats before this place in queue order."""
+    minus_priority, queued_at, pk = key
+    priority = -minus_priority
+    return (Q(priority__gt=priority) | Q(priority=priority, queued_at__lt=queued_at)
+            | Q(priority=priority, queued_at=queued_at, id__lt=pk))
+
+
+def _within(reach: routing.Reach) -> Q:
+    """The waiting chats within the free agents' reach (routing.Reach), as a filter."""
+    through = Conversation.required_skills.through.objects.filter(conversation_id=OuterRef("pk"))
+    all_skills_theirs = ~Exists(through.exclude(skill_id__in=reach.skills))
+    return (
+        (Q(department__isnull=True) & all_skills_theirs)
+        | (Q(department_id__in=reach.departments)
+           & (all_skills_theirs | Q(department_id__in=reach.any_agent_departments)))
+        | Q(department_id__in=reach.fallback_departments)
+    )
+
+
+def plan_pass(site_id: int, snap: Snapshot) -> list[routing.Decision]:
+    """Decisions for the site: over the whole queue if the snapshot has it, else reading it batch by batch.
+
+    A bounded read stops as soon as the free slots of the snapshot are all planned, so an
+    assignment costs the same few queries with 5 or 5,000 chats waiting.
+    """
+    if snap.complete:
+        return routing.plan([w.chat for w in snap.queue], snap.agents, snap.policies, snap.now)
+    reach = routing.reach(snap.agents, snap.policies)
+    if reach is None:
+        return []
+    planner = routing.Planner(snap.agents, snap.policies, snap.now)
+    rows = _queued(site_id).filter(_within(reach), queued_at__isnull=False).order_by(*QUEUE_ORDER)
+    decisions, after = [], None
+    while planner.free_slots:
+        page = rows.filter(_behind(after)) if after else rows
+        batch = _waiting(page[:BATCH], snap.now)
+        snap.queue.extend(batch)
+        decisions.extend(planner.take([w.chat for w in batch]))
+        if len(batch) < BATCH:
+            break
+        after = batch[-1].chat.order_key
+    return decisions
 
 
 def online_agents() -> list[routing.AgentSnapshot]:
@@ -167,42 +262,45 @@ def handle_times(site_id: int) -> dict[int | None, float]:
     return result
 
 
-def route_waiting(site_id: int, *, trigger_id: int | None = None, refresh_all: bool = False) -> PassResult:
+def route_waiting(site_id: int, *, trigger_id: int | None = None, refresh_all: bool = False,
+                  full: bool = False) -> PassResult:
     """Assign every waiting chat of the site that has a matching free slot, then update the waiting visitors.
 
     trigger_id: the conversation whose change caused this pass; if it is waiting, its visitor learns
-    their position and estimate, and that estimate is recorded. refresh_all: tell every waiting
-    visitor, not only those whose place moved (capacity changes and the sweep).
+    their position and estimate at once, and that estimate is recorded. Visitors behind a place
+    that moved get a position broadcast (request_positions). refresh_all: everyone waiting gets
+    one (capacity changes). full: the sweep's pass: the whole queue is read, widening recorded for
+    every chat, and every waiting visitor is told at once.
     """
     result = PassResult()
     snap = None
     for result.rounds in range(1, MAX_ROUNDS + 1):
-        snap = snapshot(site_id)
+        if not full and not has_free_slot():
+            break
+        snap = snapshot(site_id, full=full)
+        decisions = plan_pass(site_id, snap)
+        result.read += len(snap.queue)
         result.widened += _record_widenings(snap)
-        if not _execute(snap, result):
+        if not _execute(snap, decisions, result):
             break
     else:
         log.warning("routing pass for site %s stopped after %s rounds of races", site_id, MAX_ROUNDS)
-        snap = snapshot(site_id)
-    _notify(site_id, snap, result, trigger_id=trigger_id, refresh_all=refresh_all)
+    _notify(site_id, snap, result, trigger_id=trigger_id, refresh_all=refresh_all, full=full)
     return result
 
 
-def route_all_sites(*, refresh_all: bool = False) -> int:
+def route_all_sites(*, refresh_all: bool = False, full: bool = False) -> int:
     """A pass for every site with waiting chats; returns how many chats were assigned."""
     site_ids = Conversation.objects.filter(status=Status.QUEUED).values_list("site_id", flat=True).distinct()
-    return sum(len(route_waiting(site_id, refresh_all=refresh_all).assigned) for site_id in list(site_ids))
+    return sum(len(route_waiting(site_id, refresh_all=refresh_all, full=full).assigned) for site_id in list(site_ids))
 
 
-def _execute(snap: Snapshot, result: PassResult) -> bool:
-    """Carry out the plan for this snapshot; True if a race made the snapshot stale."""
-    if not any(agent.free > 0 for agent in snap.agents) or not snap.queue:
-        return False
-    decisions = routing.plan([w.chat for w in snap.queue], snap.agents, snap.policies, snap.now)
-    keys = {w.chat.id: w.chat.order_key for w in snap.queue}
-    chat_departments = {w.chat.id: w.chat.department_id for w in snap.queue}
+def _execute(snap: Snapshot, decisions: list[routing.Decision], result: PassResult) -> bool:
+    """Carry out the decisions planned on this snapshot; True if a race made the snapshot stale."""
+    waiting = {w.chat.id: w.chat for w in snap.queue}
     for decision in decisions:
-        policy = snap.policies.get(chat_departments[decision.chat_id]) or routing.Policy()
+        chat = waiting[decision.chat_id]
+        policy = snap.policies.get(chat.department_id) or routing.Policy()
         try:
             offers.hand_over(
                 conversation_id=decision.chat_id, agent_id=decision.agent_id,
@@ -212,12 +310,12 @@ def _execute(snap: Snapshot, result: PassResult) -> bool:
             log.info("routing race on conversation %s: %s; taking a new snapshot", decision.chat_id, error)
             return True
         result.assigned.append(decision.chat_id)
-        result.moved_keys.append(keys[decision.chat_id])
+        result.moved_keys.append(chat.order_key)
     return False
 
 
 def _record_widenings(snap: Snapshot) -> int:
-    """One RoutingEvent for every stage a waiting chat has newly reached (the unique constraint keeps it once)."""
+    """One RoutingEvent for every stage a chat the pass read has newly reached (the unique constraint keeps it once)."""
     events = []
     for waiting in snap.queue:
         chat = waiting.chat
@@ -238,48 +336,89 @@ def _record_widenings(snap: Snapshot) -> int:
     return len(events)
 
 
-def _notify(site_id: int, snap: Snapshot, result: PassResult, *, trigger_id: int | None, refresh_all: bool) -> None:
-    """Send a queue frame to each waiting visitor whose place may have moved, after commit."""
-    assigned = set(result.assigned)
-    remaining = [w for w in snap.queue if w.chat.id not in assigned]
-    if not remaining:
+def _notify(site_id: int, snap: Snapshot | None, result: PassResult, *, trigger_id: int | None,
+            refresh_all: bool, full: bool) -> None:
+    """Tell the triggering chat's visitor where they stand now; ask for a broadcast if others moved."""
+    if full:
+        _mark_told(site_id)
+        result.notified += broadcast_positions(site_id)
         return
-    if refresh_all:
-        first = 0
-    else:
-        moved = result.moved_keys + _trigger_keys(trigger_id, snap)
-        if not moved:
-            return
-        start = min(moved)
-        first = next((i for i, w in enumerate(remaining) if w.chat.order_key >= start), len(remaining))
-        if first == len(remaining):
-            return
-    estimator = _Estimator(snap, handle_times(site_id))
-    frames, estimates = [], []
-    for position, waiting in enumerate(remaining[first:], start=first + 1):
-        frame, details = estimator.frame(waiting, position)
-        frames.append((visitor_group(waiting.visitor_id), frame))
-        if waiting.chat.id == trigger_id:
-            estimates.append(RoutingEvent(conversation_id=waiting.chat.id, kind=RoutingEvent.Kind.ESTIMATE,
-                                          at=snap.now, details=details))
-    if estimates:
-        RoutingEvent.objects.bulk_create(estimates)
-    result.notified = len(frames)
-    _publish_frames(frames)
+    moved = list(result.moved_keys)  # places left by the chats this pass assigned
+    wanted = refresh_all
+    trigger = _trigger(trigger_id) if trigger_id not in result.assigned else None
+    if trigger is not None and trigger[0] == Status.QUEUED:
+        waiting = _for_frames([trigger[1:]], scope=Q(conversation_id=trigger_id))[0]
+        context = _EstimateContext.of(site_id, snap)
+        position, behind = _place(site_id, waiting.chat.order_key)
+        frame, details = context.frame(waiting, position)
+        RoutingEvent.objects.create(conversation_id=trigger_id, kind=RoutingEvent.Kind.ESTIMATE,
+                                    at=context.now, details=details)
+        _publish_frames([(visitor_group(waiting.visitor_id), frame)])
+        result.notified += 1
+        wanted = wanted or behind > 0  # it took a place in front of others (a requeue, a higher priority)
+    elif trigger is not None and trigger[0] == Status.ABANDONED:
+        moved.append((-trigger[2], trigger[3], trigger_id))  # the place its visitor gave up
+    if not wanted and moved:
+        wanted = _queued(site_id).filter(_behind(min(moved)), queued_at__isnull=False).exists()
+    if wanted:
+        result.notified += request_positions(site_id)
 
 
-class _Estimator:
-    """Queue frames for waiting chats of one snapshot; matching capacity is computed once per kind of chat."""
+def _trigger(trigger_id: int | None) -> tuple | None:
+    """(status, id, priority, queued_at, department_id, visitor_id, public_id) of the chat that caused the pass."""
+    if trigger_id is None:
+        return None
+    return Conversation.objects.filter(pk=trigger_id, queued_at__isnull=False).values_list(
+        "status", "id", "priority", "queued_at", "department_id", "visitor_id", "public_id").first()
 
-    def __init__(self, snap: Snapshot, handle: dict[int | None, float]):
-        self.snap, self.handle, self.capacity_of = snap, handle, {}
+
+def _for_frames(rows, *, scope: Q) -> list[Waiting]:
+    """Waiting chats from (id, priority, queued_at, department_id, visitor_id, public_id) rows, with
+    their skills (one query; scope selects their rows of the skills table)."""
+    skills_of = defaultdict(set)
+    for conversation_id, skill_id in Conversation.required_skills.through.objects.filter(scope).values_list(
+            "conversation_id", "skill_id"):
+        skills_of[conversation_id].add(skill_id)
+    return [
+        Waiting(chat=routing.ChatSnapshot(id=pk, queued_at=queued_at, priority=priority,
+                                          required_skills=frozenset(skills_of[pk]), department_id=department_id),
+                visitor_id=visitor_id, public_id=str(public_id))
+        for pk, priority, queued_at, department_id, visitor_id, public_id in rows
+    ]
+
+
+def _place(site_id: int, key: tuple) -> tuple[int, int]:
+    """1-based place in the site's queue of the chat at this key, and how many wait behind it (one query)."""
+    counts = _queued(site_id).filter(queued_at__isnull=False).aggregate(
+        ahead=Count("pk", filter=_ahead(key)), behind=Count("pk", filter=_behind(key)))
+    return counts["ahead"] + 1, counts["behind"]
+
+
+class _EstimateContext:
+    """What queue frames of one site are computed from: online agents, policies, handle times, the moment.
+
+    Matching capacity is computed once per kind of chat (department, skills, stage).
+    """
+
+    def __init__(self, now: datetime, agents: list[routing.AgentSnapshot],
+                 policies: dict[int | None, routing.Policy], handle: dict[int | None, float]):
+        self.now, self.agents, self.policies, self.handle = now, agents, policies, handle
+        self.capacity_of: dict[tuple, int] = {}
+
+    @classmethod
+    def of(cls, site_id: int, snap: Snapshot | None = None) -> "_EstimateContext":
+        """Reusing a pass's agents and policies if it read them: its assignments changed active counts,
+        which the estimate does not use (matching capacity counts caps)."""
+        if snap is None:
+            return cls(timezone.now(), online_agents(), policies(), handle_times(site_id))
+        return cls(timezone.now(), snap.agents, snap.policies, handle_times(site_id))
 
     def frame(self, waiting: Waiting, position: int) -> tuple[dict, dict]:
-        chat, now = waiting.chat, self.snap.now
-        policy = self.snap.policies.get(chat.department_id) or routing.Policy()
-        key = (chat.department_id, chat.required_skills, routing.stage_for(chat, policy, now))
+        chat = waiting.chat
+        policy = self.policies.get(chat.department_id) or routing.Policy()
+        key = (chat.department_id, chat.required_skills, routing.stage_for(chat, policy, self.now))
         if key not in self.capacity_of:
-            self.capacity_of[key] = routing.matching_capacity(chat, self.snap.agents, policy, now)
+            self.capacity_of[key] = routing.matching_capacity(chat, self.agents, policy, self.now)
         handle_seconds = self.handle.get(chat.department_id, self.handle[None])
         estimate = routing.estimate_wait(position=position, capacity=self.capacity_of[key],
                                          handle_seconds=handle_seconds)
@@ -292,27 +431,98 @@ class _Estimator:
 
 def queue_frame(conversation: Conversation) -> dict | None:
     """Where a waiting chat stands now (position and estimate), for a visitor who reconnects; None if not waiting."""
-    if conversation.status != Status.QUEUED:
+    if conversation.status != Status.QUEUED or conversation.queued_at is None:
         return None
-    snap = snapshot(conversation.site_id)
-    for position, waiting in enumerate(snap.queue, start=1):
-        if waiting.chat.id == conversation.pk:
-            return _Estimator(snap, handle_times(conversation.site_id)).frame(waiting, position)[0]
-    return None
+    row = (conversation.pk, conversation.priority, conversation.queued_at, conversation.department_id,
+           conversation.visitor_id, conversation.public_id)
+    waiting = _for_frames([row], scope=Q(conversation_id=conversation.pk))[0]
+    context = _EstimateContext.of(conversation.site_id)
+    return context.frame(waiting, _place(conversation.site_id, waiting.chat.order_key)[0])[0]
 
 
-def _trigger_keys(trigger_id: int | None, snap: Snapshot) -> list[tuple]:
-    """The queue place the triggering chat took (arrival, requeue) or left (abandoned), if any."""
-    if trigger_id is None:
-        return []
-    for waiting in snap.queue:
-        if waiting.chat.id == trigger_id:
-            return [waiting.chat.order_key]
-    row = Conversation.objects.filter(pk=trigger_id, status=Status.ABANDONED).values_list(
-        "priority", "queued_at").first()
-    if row is None or row[1] is None:
-        return []
-    return [(-row[0], row[1], trigger_id)]
+def broadcast_positions(site_id: int) -> int:
+    """A queue frame to every waiting visitor of the site, positions from one ordered query; returns how many.
+
+    Seven queries whatever the queue's length: the ordered queue, its skills, online agents (three),
+    departments, handle times. Frames go out after commit.
+    """
+    rows = list(_queued(site_id).filter(queued_at__isnull=False).order_by(*QUEUE_ORDER).values_list(
+        "id", "priority", "queued_at", "department_id", "visitor_id", "public_id"))
+    if not rows:
+        return 0
+    queue = _for_frames(rows, scope=Q(conversation__site_id=site_id, conversation__status=Status.QUEUED))
+    context = _EstimateContext.of(site_id)
+    frames = [(visitor_group(waiting.visitor_id), context.frame(waiting, position)[0])
+              for position, waiting in enumerate(queue, start=1)]
+    _publish_frames(frames)
+    return len(frames)
+
+
+# --- Coalescing position broadcasts ------------------------------------------------------------
+#
+# A close or an assignment moves everyone behind it up by one place, so telling each waiting
+# visitor after every change costs O(waiting) frames per change. Instead, per site, the first
+# process to want a broadcast takes a Redis key that lives POSITIONS_INTERVAL_MS ("told") and
+# broadcasts at once; anyone wanting one while the key lives schedules a single trailing broadcast
+# (the "pending" key makes it one) for when it expires, as the Celery task
+# agents.tasks.broadcast_queue_positions. So every waiting visitor's frame reflects every queue
+# move within about POSITIONS_INTERVAL_MS, and a site gets at most one broadcast per interval
+# however busy it is. A lost task is covered by the beat sweep, which broadcasts every 10 s.
+#
+#     <prefix>:routing:<site_id>:told      set for POSITIONS_INTERVAL_MS by each broadcast
+#     <prefix>:routing:<site_id>:pending   a trailing broadcast is scheduled (POSITIONS_PENDING_MS at most)
+
+_redis_client: redis.Redis | None = None
+
+
+def _redis() -> redis.Redis:
+    global _redis_client
+    if _redis_client is None:
+        _redis_client = redis.Redis.from_url(settings.REDIS_URL)
+    return _redis_client
+
+
+def _key(site_id: int, name: str) -> str:
+    prefix = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "chatdesk")
+    return f"{prefix}:routing:{site_id}:{name}"
+
+
+def request_positions(site_id: int) -> int:
+    """Broadcast positions now if the site had none in the last interval, else make sure one follows; returns frames sent."""
+    try:
+        client = _redis()
+        if client.set(_key(site_id, "told"), 1, nx=True, px=POSITIONS_INTERVAL_MS):
+            return broadcast_positions(site_id)
+        if client.set(_key(site_id, "pending"), 1, nx=True, px=POSITIONS_PENDING_MS):
+            left_ms = client.pttl(_key(site_id, "told"))  # -2 if it expired meanwhile: run at once
+            _schedule_positions(site_id, max(left_ms, 0) / 1000)
+        return 0
+    except redis.RedisError:
+        log.warning("no Redis to coalesce queue positions of site %s: broadcasting now", site_id, exc_info=True)
+        return broadcast_positions(site_id)
+
+
+def positions_due(site_id: int) -> int:
+    """The trailing broadcast (agents.tasks.broadcast_queue_positions): clear the mark, then broadcast if due."""
+    _redis().delete(_key(site_id, "pending"))
+    return request_positions(site_id)
+
+
+def _mark_told(site_id: int) -> None:
+    try:
+        _redis().set(_key(site_id, "told"), 1, px=POSITIONS_INTERVAL_MS)
+    except redis.RedisError:
+        pass  # only coalescing is lost
+
+
+def _schedule_positions(site_id: int, delay: float) -> None:
+    from agents.tasks import broadcast_queue_positions  # agents.tasks imports this module
+
+    try:
+        broadcast_queue_positions.apply_async((site_id,), countdown=delay)
+    except Exception:  # a broker outage: the beat sweep broadcasts within 10 s instead
+        log.warning("could not schedule queue positions of site %s", site_id, exc_info=True)
+        _redis().delete(_key(site_id, "pending"))
 
 
 def _publish_frames(frames: list[tuple[str, dict]]) -> None:

@@ -215,32 +215,89 @@ def _signature(chat: ChatSnapshot, stage: Stage) -> tuple:
     return (chat.department_id, chat.required_skills, stage)
 
 
+class Planner:
+    """`plan` in installments: feed it waiting chats in queue order, a batch at a time.
+
+    Each decision takes its slot in the planner's copy of the roster, so later decisions (in this
+    batch or the next) cannot reuse it. Chats with the same department, skills and stage compete
+    for the same agents, so once one of them finds no candidate the rest are skipped without
+    another scan (slots only shrink within a plan). Given the whole queue in one call or in
+    consecutive slices, it makes the same decisions.
+    """
+
+    def __init__(self, agents: list[AgentSnapshot], policies: dict[int | None, Policy], now: datetime):
+        self.roster = list(agents)
+        self.index = {a.id: i for i, a in enumerate(self.roster)}
+        self.policies, self.now = policies, now
+        self.exhausted: set[tuple] = set()
+
+    @property
+    def free_slots(self) -> int:
+        return sum(a.free for a in self.roster if a.free > 0)
+
+    def take(self, chats: list[ChatSnapshot]) -> list[Decision]:
+        """Decisions for these chats, which come after every chat given before, in queue order."""
+        decisions = []
+        for chat in sorted(chats, key=lambda c: c.order_key):
+            policy = self.policies.get(chat.department_id) or Policy(department_id=chat.department_id)
+            signature = _signature(chat, stage_for(chat, policy, self.now))
+            if signature in self.exhausted:
+                continue
+            decision = choose(chat, self.roster, policy, self.now)
+            if decision is None:
+                self.exhausted.add(signature)
+                continue
+            decisions.append(decision)
+            i = self.index[decision.agent_id]
+            self.roster[i] = replace(self.roster[i], active=self.roster[i].active + 1, last_assigned_at=self.now)
+        return decisions
+
+
 def plan(
     queue: list[ChatSnapshot], agents: list[AgentSnapshot], policies: dict[int | None, Policy], now: datetime,
 ) -> list[Decision]:
     """Decisions for a whole queue in order, each taking a slot the later ones cannot reuse.
 
-    A chat nobody can take does not block chats behind it that need other agents. Chats with the
-    same department, skills and stage compete for the same agents, so once one of them finds no
-    candidate the rest are skipped without another scan (slots only shrink within a plan).
+    A chat nobody can take does not block chats behind it that need other agents (see Planner).
     """
-    roster = list(agents)
-    index = {a.id: i for i, a in enumerate(roster)}
-    exhausted: set[tuple] = set()
-    decisions = []
-    for chat in sorted(queue, key=lambda c: c.order_key):
-        policy = policies.get(chat.department_id) or Policy(department_id=chat.department_id)
-        signature = _signature(chat, stage_for(chat, policy, now))
-        if signature in exhausted:
-            continue
-        decision = choose(chat, roster, policy, now)
-        if decision is None:
-            exhausted.add(signature)
-            continue
-        decisions.append(decision)
-        i = index[decision.agent_id]
-        roster[i] = replace(roster[i], active=roster[i].active + 1, last_assigned_at=now)
-    return decisions
+    return Planner(agents, policies, now).take(queue)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Which waiting chats the agents with a free slot could possibly take, at the widest stage.
+
+    A chat is within reach if it has no department and all its skills are among the free agents'
+    skills; or its department is one of theirs and either all its skills are theirs or the
+    department widens to any member (the any_agent or the fallback stage); or its department falls
+    back to one of theirs. That is a superset of what `plan` can assign (it ignores proficiency,
+    stages not reached yet and skills split between agents), so leaving the rest out changes no
+    decision.
+    """
+
+    skills: frozenset[int]
+    departments: frozenset[int]
+    any_agent_departments: frozenset[int]  # of those, the departments that widen to any member
+    fallback_departments: frozenset[int]  # departments whose fallback is one of theirs
+
+
+def reach(agents: list[AgentSnapshot], policies: dict[int | None, Policy]) -> Reach | None:
+    """The Reach of the agents with a free slot, or None when nobody has one."""
+    free = [a for a in agents if a.free > 0]
+    if not free:
+        return None
+    departments = frozenset().union(*(a.departments for a in free))
+    widest = {d: max((stage for stage, _ in p.stage_thresholds()), default=Stage.SKILLED)
+              for d, p in policies.items() if d is not None}
+    return Reach(
+        skills=frozenset().union(*(a.skills.keys() for a in free)),
+        departments=departments,
+        # From the any_agent stage on (fallback included) skills no longer matter.
+        any_agent_departments=frozenset(d for d in departments if widest.get(d, Stage.SKILLED) >= Stage.ANY_AGENT),
+        fallback_departments=frozenset(
+            d for d, stage in widest.items()
+            if stage == Stage.FALLBACK and policies[d].fallback_department_id in departments),
+    )
 
 
 def matching_capacity(chat: ChatSnapshot, agents: list[AgentSnapshot], policy: Policy, now: datetime) -> int:

@@ -11,14 +11,21 @@ def sweep_queues() -> int:
     Routing normally happens when something changes (lifecycle and presence trigger a pass after
     commit). The sweep catches what a lost trigger would leave waiting (a process that died
     between commit and its pass, a pass that gave up after races, an offer whose expiry task was
-    lost), applies timed widening, offers the offline form to visitors past their site's wait
-    limit, and refreshes every waiting visitor's estimate. Running it twice at once is harmless:
+    lost), applies timed widening to every waiting chat, offers the offline form to visitors past
+    their site's wait limit, and refreshes every waiting visitor's position and estimate (full
+    passes, which read whole queues). Running it twice at once is harmless:
     the assignments themselves are cap-safe, an offer expires once, and a widening or an offline
     offer is recorded once.
     """
     offers.expire_stale_offers()
     wait_limit.offer_offline_forms()
-    return dispatch.route_all_sites(refresh_all=True)
+    return dispatch.route_all_sites(full=True)
+
+
+@shared_task
+def broadcast_queue_positions(site_id: int) -> int:
+    """The trailing position broadcast of a busy site, scheduled by dispatch.request_positions."""
+    return dispatch.positions_due(site_id)
 
 
 @shared_task

@@ -20,9 +20,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from agents import connections
-from agents.console import ACTIVE_STATUSES, is_supervisor, load_agent
+from agents.console import ACTIVE_STATUSES, is_supervisor, load_agent, sees
 from agents.models import Agent, CannedResponse, Department, Skill
-from conversations.models import Conversation, Message, Site
+from conversations.models import Conversation, Site
 from conversations import frames
 from conversations.selectors import messages_after
 
@@ -45,6 +45,10 @@ UI_STRINGS = {
     "take": _("Take"),
     "take_chat": _("Take the chat with {name}"),
     "any_skill": _("any skill"),
+    "accept": _("Accept"),
+    "awaits_accept": _("waiting for you to accept"),
+    "offer_text": _("The chat with {name} is yours once you accept it (Alt+A)."),
+    "offer_left": _("{t} left"),
     "monitoring": _("Monitoring"),
     "visitor": _("Visitor"),
     "unread_n": _("{n} unread"),
@@ -164,8 +168,8 @@ def console_page(request):
     config = {
         "agent": {"id": agent.pk, "name": agent.display_name, "supervisor": supervisor},
         "strings": {key: str(value) for key, value in UI_STRINGS.items()},
-        # State frames name the site by its name: tags are keyed the same way.
-        "tags": {site.name: sorted(tag.name for tag in site.tags.all()) for site in sites},
+        # Keyed by the site_id of state frames (names need not be unique).
+        "tags": {site.pk: sorted(tag.name for tag in site.tags.all()) for site in sites},
         "canned": [{"id": c.pk, "shortcut": c.shortcut, "title": c.title, "text": c.text, "own": c.owner_id is not None}
                    for c in canned],
         "departments": [{"id": d.pk, "name": d.name} for d in Department.objects.order_by("name")],
@@ -206,11 +210,12 @@ def transcript_json(request, public_id: uuid.UUID):
     """An earlier chat of a visitor, read-only: for supervisors, the chat's own agent, or an agent who has
     a chat with the same visitor now (that is how they reach it, from the visitor panel)."""
     agent = _agent_or_404(request)
+    supervisor = is_supervisor(agent)
     conversation = (Conversation.objects.select_related("assigned_agent", "visitor", "topic")
                     .exclude(status=Conversation.Status.OFFLINE).filter(public_id=public_id).first())
     if conversation is None:
         raise Http404("no such conversation")
-    allowed = (is_supervisor(agent) or conversation.assigned_agent_id == agent.pk
+    allowed = (supervisor or conversation.assigned_agent_id == agent.pk
                or Conversation.objects.filter(visitor_id=conversation.visitor_id, assigned_agent=agent).exists())
     if not allowed:
         return JsonResponse({"code": "forbidden", "detail": "not your visitor"}, status=403)
@@ -220,11 +225,10 @@ def transcript_json(request, public_id: uuid.UUID):
         "created_at": conversation.created_at.isoformat(),
         "agent_name": conversation.assigned_agent.display_name if conversation.assigned_agent else None,
         "visitor_name": conversation.visitor.name,
-        # A whisper was coaching for the agent of that chat: others read the rest of it.
-        "messages": [frames.message_frame(m, conversation)
-                     for m in messages_after(conversation.pk, 0, public_only=False)
-                     if m.visibility != Message.Visibility.WHISPER or is_supervisor(agent)
-                     or conversation.assigned_agent_id == agent.pk],
+        # A whisper was coaching for the agent it was written for: others read the rest of the chat.
+        "messages": [frame for frame in (frames.message_frame(m, conversation)
+                                         for m in messages_after(conversation.pk, 0, public_only=False))
+                     if sees(agent, frame, supervisor=supervisor)],
     })
 
 

@@ -12,6 +12,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from django.urls import path  # noqa: E402
 
 from agents.consumers import AgentConsumer, console_origin_validator  # noqa: E402
+from metrics.consumers import WallboardConsumer  # noqa: E402
 from widget.consumers import VisitorConsumer  # noqa: E402
 
 websocket_urlpatterns = [
@@ -19,6 +20,8 @@ websocket_urlpatterns = [
     path("ws/widget/<slug:site_key>/", VisitorConsumer.as_asgi()),
     # The agent console: pages of this server only (ALLOWED_HOSTS), signed in with the Django session.
     path("ws/agent/", console_origin_validator(AuthMiddlewareStack(AgentConsumer.as_asgi()))),
+    # The live wallboard (read-only): staff and supervisors, same origin and session rules as the console.
+    path("ws/wallboard/", console_origin_validator(AuthMiddlewareStack(WallboardConsumer.as_asgi()))),
 ]
 
 application = ProtocolTypeRouter({

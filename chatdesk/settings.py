@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "conversations",
     "widget",
     "metrics",
+    "surveys",
 ]
 
 MIDDLEWARE = [
@@ -117,6 +118,10 @@ EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "chatdesk@localhost")
+# Where visitors reach this server: the base of links in emails (the survey link).
+PUBLIC_URL = env_str("PUBLIC_URL", "http://127.0.0.1:8000")
+# How long an emailed survey link works.
+SURVEY_LINK_MAX_AGE_DAYS = env_int("SURVEY_LINK_MAX_AGE_DAYS", 14, minimum=1)
 
 # --- The widget and its socket ----------------------------------------------------------------
 WIDGET_MAX_MESSAGE_CHARS = env_int("WIDGET_MAX_MESSAGE_CHARS", 4000, minimum=1)

@@ -4,7 +4,7 @@ from conversations.models import Conversation, Message
 
 
 def message_frame(message: Message, conversation: Conversation) -> dict:
-    return {
+    frame = {
         "type": "message",
         "conversation_id": str(conversation.public_id),
         "seq": message.seq,
@@ -15,6 +15,10 @@ def message_frame(message: Message, conversation: Conversation) -> dict:
         "text": message.text,
         "sent_at": message.created_at.isoformat(),
     }
+    if message.visibility == Message.Visibility.WHISPER:
+        # Whispers only reach staff sockets, which show each one to its recipient and supervisors.
+        frame["recipient_id"] = message.recipient_id
+    return frame
 
 
 def state_frame(conversation: Conversation) -> dict:

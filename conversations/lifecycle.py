@@ -187,15 +187,22 @@ def post_message(
                     raise DuplicateClientId("that client_id was used by someone else")
                 return existing, False
         _require_status(conversation, Conversation.OPEN_STATUSES, "write to")
+        # A whisper is for the agent who has the chat now, read under the lock so a transfer cannot
+        # slip in between: the next agent does not see it.
+        recipient_id = conversation.assigned_agent_id if visibility == Message.Visibility.WHISPER else None
+        if visibility == Message.Visibility.WHISPER and recipient_id is None:
+            raise IllegalTransition("nobody is assigned to this chat to whisper to")
         now = timezone.now()
         conversation.last_seq += 1
         conversation.save(update_fields=["last_seq"])
         message = Message.objects.create(
             conversation=conversation, seq=conversation.last_seq, client_id=client_id, author=author,
-            agent=actor.agent, visibility=visibility, text=text, created_at=now,
+            agent=actor.agent, visibility=visibility, recipient_id=recipient_id, text=text, created_at=now,
             canned_response_id=canned_response_id,
         )
         used = {"canned_response_id": canned_response_id} if canned_response_id else {}
+        if recipient_id is not None:
+            used["recipient_id"] = recipient_id
         _record(conversation, Kind.MESSAGE, actor, now, seq=message.seq, author=author,
                 visibility=visibility, chars=len(text), **used)
         groups = [staff_group(conversation.pk)]
@@ -374,6 +381,7 @@ def close_conversation(
                 resolved=resolved, summary=summary, **(details or {}))
         _publish_state(conversation)
         _route_after_commit(conversation)
+        _schedule_survey(conversation)
     return conversation
 
 
@@ -529,3 +537,114 @@ def close_with_wrapup(
             details={"tags": names, "wrapup_started_at": started.isoformat() if started else None,
                      "wrapup_source": source},
         )
+
+
+# --- Post-chat survey and transcripts (surveys/) ---------------------------------------------
+
+# The chats a visitor rates: those that reached an agent (abandoned chats and offline messages did not).
+RATED_STATUSES = (Status.CLOSED, Status.MISSED)
+
+
+class AlreadyRated(LifecycleError):
+    code = "already_rated"
+
+
+class InvalidRating(LifecycleError):
+    code = "invalid_field"
+
+    def __init__(self, message: str, *, field: str):
+        super().__init__(message)
+        self.field = field
+
+
+def _schedule_survey(conversation: Conversation) -> None:
+    """After a chat ends, email its survey later unless the visitor rates it in the widget first.
+
+    The task checks everything again when it runs (an email, no answer yet) and sends at most one.
+    """
+    if conversation.status not in RATED_STATUSES:
+        return
+    from surveys.tasks import email_survey
+
+    conversation_id, delay = conversation.pk, conversation.site.survey_delay_minutes * 60
+    transaction.on_commit(lambda: email_survey.apply_async((conversation_id,), countdown=delay), robust=True)
+
+
+def _check_score(field: str, value: int | None, bounds: tuple[int, int], asked: bool = True) -> None:
+    if value is None:
+        return
+    if not asked:
+        raise InvalidRating(f"this site does not ask for {field}", field=field)
+    if isinstance(value, bool) or not isinstance(value, int) or not bounds[0] <= value <= bounds[1]:
+        raise InvalidRating(f"{field} must be a whole number from {bounds[0]} to {bounds[1]}", field=field)
+
+
+def rate_conversation(
+    *, conversation_id: int, csat: int, channel: str, comment: str = "", nps: int | None = None,
+    ces: int | None = None,
+):
+    """Record the visitor's survey answer: the SurveyResponse row and one `rated` event.
+
+    One answer per chat: a second, from any channel, is refused with AlreadyRated and changes
+    nothing. The event holds the scores (not the comment) and `agent_id`, the agent who held the
+    chat when it ended, to whom metrics attribute the rating.
+    """
+    from surveys.models import CES_RANGE, CSAT_RANGE, MAX_COMMENT_CHARS, NPS_RANGE, SurveyResponse
+
+    comment = (comment or "").strip()
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        _require_status(conversation, RATED_STATUSES, "rate")
+        site = conversation.site
+        if csat is None:
+            raise InvalidRating("csat is required", field="csat")
+        _check_score("csat", csat, CSAT_RANGE)
+        _check_score("nps", nps, NPS_RANGE, site.ask_nps)
+        _check_score("ces", ces, CES_RANGE, site.ask_ces)
+        if len(comment) > MAX_COMMENT_CHARS:
+            raise InvalidRating(f"comment is longer than {MAX_COMMENT_CHARS}", field="comment")
+        # Under the conversation lock, so two answers cannot both pass; the one-to-one key backs it up.
+        if SurveyResponse.objects.filter(conversation=conversation).exists():
+            raise AlreadyRated("this chat has been rated already")
+        now = timezone.now()
+        response = SurveyResponse.objects.create(conversation=conversation, channel=channel, csat=csat, nps=nps,
+                                                 ces=ces, comment=comment, created_at=now)
+        _record(conversation, Kind.RATED, Actor.visitor(), now, agent_id=conversation.assigned_agent_id,
+                csat=csat, nps=nps, ces=ces, channel=channel, commented=bool(comment))
+        publish_on_commit([visitor_group(conversation.visitor_id), staff_group(conversation.pk)], {
+            "type": "rated", "conversation_id": str(conversation.public_id), "csat": csat,
+        })
+    return response
+
+
+def request_transcript(*, conversation_id: int, request_id: str, email: str = ""):
+    """The visitor asks for the chat's transcript by email; returns (request, created).
+
+    A resend with the same request id returns the first request and sends nothing more. Without an
+    `email` the visitor's is used (a visitor without one gets `email_required`); one given is kept
+    as the visitor's email if they had none. The email goes out from a Celery task after commit.
+    """
+    from surveys.mailing import visitor_language
+    from surveys.models import TranscriptRequest
+    from surveys.tasks import email_transcript
+
+    with transaction.atomic():
+        conversation = _lock(conversation_id)
+        if conversation.status == Status.OFFLINE:
+            raise IllegalTransition("an offline message has no chat transcript")
+        earlier = TranscriptRequest.objects.filter(conversation=conversation, request_id=request_id).first()
+        if earlier is not None:
+            return earlier, False
+        visitor = Visitor.objects.select_for_update().get(pk=conversation.visitor_id)
+        email = (email or "").strip() or visitor.email
+        if not email:
+            raise LifecycleError("give an email address to send the transcript to", code="email_required")
+        if not visitor.email:
+            visitor.email = email
+            visitor.save(update_fields=["email"])
+        now = timezone.now()
+        request = TranscriptRequest.objects.create(conversation=conversation, request_id=request_id, email=email,
+                                                   language=visitor_language(conversation))
+        _record(conversation, Kind.TRANSCRIPT_REQUESTED, Actor.visitor(), now, request_id=request_id)
+        transaction.on_commit(lambda: email_transcript.delay(request.pk), robust=True)
+    return request, True

@@ -1,5 +1,6 @@
 import uuid
 
+from django.core.validators import MaxValueValidator
 from django.db import models
 
 from agents.models import Agent, Department, Skill
@@ -26,6 +27,14 @@ class Site(models.Model):
     )
     queue_wait_limit_seconds = models.PositiveIntegerField(
         default=300, help_text="After this wait the visitor is offered the offline form."
+    )
+    # Post-chat survey (surveys/): CSAT 1-5 always; NPS and CES only when the site asks.
+    ask_nps = models.BooleanField(default=False, help_text='Add "How likely are you to recommend us?" (0-10).')
+    ask_ces = models.BooleanField(default=False, help_text='Add "It was easy to get my issue solved" (1-7).')
+    survey_delay_minutes = models.PositiveSmallIntegerField(
+        default=10, validators=[MaxValueValidator(50)],
+        help_text="An unanswered survey is emailed this long after the chat ends (at most 50: a Celery task "
+                  "held longer than the Redis broker's one-hour visibility timeout is delivered again).",
     )
 
     def __str__(self) -> str:
@@ -161,6 +170,9 @@ class Message(models.Model):
     author = models.CharField(max_length=10, choices=Author.choices)
     agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL)
     visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC)
+    # A whisper coaches the agent assigned when it was written: they and supervisors read it, nobody
+    # else (not the agent the chat is transferred to next). Null for every other message.
+    recipient = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     text = models.TextField()
     created_at = models.DateTimeField()
     # The canned response an agent started this reply from, so their use can be reported.
@@ -202,6 +214,8 @@ class ConversationEvent(models.Model):
         TAGGED = "tagged", "Tag added"
         UNTAGGED = "untagged", "Tag removed"
         WRAPUP = "wrapup", "Wrap-up started"
+        RATED = "rated", "Rated by the visitor"
+        TRANSCRIPT_REQUESTED = "transcript_requested", "Transcript requested"
 
     Actor = Party
 

@@ -1,7 +1,7 @@
 """The metrics REST API (docs/metrics.md): summary, per agent, department and tag, timeseries; CSV.
 
-Thin views: MetricsQueryInput validates the query string, metrics.selectors computes from the
-events, the rows are shaped here. An agent (not a supervisor) sees only their own numbers: the
+Thin views: MetricsQueryInput validates the query string, metrics.reports computes (settled whole
+days from the daily rollup, the rest from the events), the rows are shaped here. An agent (not a supervisor) sees only their own numbers: the
 agent filter is forced to them and naming another agent is 403.
 """
 
@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from agents.models import Agent, Department
 from agents.permissions import agent_of, is_manager
 from conversations.models import Tag
-from metrics import compute, selectors
+from metrics import compute, reports, selectors
 from metrics.permissions import ManagersOnly, ManagersOrAgents
 from metrics.renderers import CSVRenderer
 from metrics.serializers import (
@@ -42,7 +42,8 @@ class MetricsView(APIView):
             first_day=filters["from"], last_day=filters["to"], granularity=filters["granularity"], tz=filters["tz"],
             site_id=filters.get("site"), department_id=filters.get("department"), tag_id=filters.get("tag"),
         )
-        return selectors.compute_tallies(query, scopes=scopes)
+        # Settled whole days from the daily rollup, the rest from the events: the same numbers.
+        return reports.compute_tallies(query, scopes=scopes)
 
     @staticmethod
     def respond(filters: dict, rows: list[dict]) -> Response:

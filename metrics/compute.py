@@ -24,7 +24,10 @@ from zoneinfo import ZoneInfo
 QUEUED, ASSIGNED, ACCEPTED, MESSAGE = "queued", "assigned", "accepted", "message"
 TRANSFERRED, REQUEUED, TAGGED, UNTAGGED = "transferred", "requeued", "tagged", "untagged"
 CLOSED, MISSED, ABANDONED, OFFLINE_MESSAGE = "closed", "missed", "abandoned", "offline_message"
+RATED = "rated"
 END_KINDS = (CLOSED, MISSED, ABANDONED)
+# The outcomes whose visitor is asked to rate the chat (conversations.lifecycle.RATED_STATUSES).
+SURVEYED_OUTCOMES = (CLOSED, MISSED)
 # The events that change who holds a chat, or end it; a chat's history is read from these.
 HANDOVER_KINDS = (ASSIGNED, ACCEPTED, TRANSFERRED, REQUEUED)
 
@@ -118,6 +121,10 @@ class ChatFacts:
     transfers: list[tuple[datetime, int | None]] = field(default_factory=list)  # (at, from agent)
     tag_ids: frozenset[int] = frozenset()
     messages: list[Message] = field(default_factory=list)
+    # The visitor's survey answer (the `rated` event; one per chat): CSAT 1-5, NPS 0-10, CES 1-7.
+    csat: int | None = None
+    nps: int | None = None
+    ces: int | None = None
 
     @property
     def wait_seconds(self) -> float | None:
@@ -223,6 +230,8 @@ def chat_facts(chat: Chat, events: list[Event], tag_ids_by_name: dict[tuple[int,
             tags.add(d["tag_id"])
         elif event.kind == UNTAGGED and d.get("tag_id") is not None:
             tags.discard(d["tag_id"])
+        elif event.kind == RATED and facts.csat is None:
+            facts.csat, facts.nps, facts.ces = d.get("csat"), d.get("nps"), d.get("ces")
         elif event.kind in END_KINDS and facts.outcome is None:
             release(event.at)
             facts.ended_at, facts.outcome = event.at, event.kind
@@ -348,12 +357,15 @@ class _Bucketer:
 
 # --- Tallies ----------------------------------------------------------------------------------
 
-SAMPLE_NAMES = ("first_response", "wait", "handle", "wrapup", "resolution")
+DURATION_NAMES = ("first_response", "wait", "handle", "wrapup", "resolution")
+# Survey answers are kept as samples too (each chat's score), so days merge into any range exactly.
+SCORE_NAMES = ("csat", "nps", "ces")
+SAMPLE_NAMES = DURATION_NAMES + SCORE_NAMES
 
 
 @dataclass
 class Tally:
-    """Counts, sums and duration samples (seconds) of one scope in one period; additive."""
+    """Counts, sums, duration samples (seconds) and survey scores of one scope in one period; additive."""
 
     chats: int = 0  # volume: chats queued (agent rows: chats assigned to the agent)
     offline_messages: int = 0
@@ -434,6 +446,25 @@ class Tally:
             "occupancy": ratio(self.busy_seconds, self.online_seconds),
             "average_concurrency": ratio(self.chat_seconds, self.online_seconds, digits=2),
             "chats_per_hour": ratio(self.handled_segments, online_hours, digits=2),
+            **self.survey_metrics(),
+        }
+
+    def survey_metrics(self) -> dict:
+        """CSAT, NPS and CES from the chats' survey answers (docs/metrics.md)."""
+        csat, nps, ces = self.samples["csat"], self.samples["nps"], self.samples["ces"]
+        promoters, detractors = sum(1 for s in nps if s >= 9), sum(1 for s in nps if s <= 6)
+        return {
+            "csat_responses": len(csat),
+            "csat_mean": round(statistics.fmean(csat), 2) if csat else None,
+            "csat_satisfied_share": ratio(sum(1 for s in csat if s >= 4), len(csat)),
+            "survey_response_rate": ratio(len(csat), self.closed + self.missed),
+            "nps_responses": len(nps),
+            "nps_promoters": promoters,
+            "nps_detractors": detractors,
+            # The usual -100..100 score: percentage points of promoters minus detractors.
+            "nps": round(100 * (promoters - detractors) / len(nps), 1) if nps else None,
+            "ces_responses": len(ces),
+            "ces_mean": round(statistics.fmean(ces), 2) if ces else None,
         }
 
 
@@ -577,6 +608,11 @@ def aggregate(
                     t.transferred_chats += agent_id in transferred_by
         for t in chat_scopes(f, i, f.end_agent_id):
             t.add_sample("wrapup", f.wrapup_seconds)
+        if f.outcome in SURVEYED_OUTCOMES:
+            # Survey answers count with the chat's end, for the agent who held it then.
+            for t in chat_scopes(f, i, f.end_agent_id):
+                for name in SCORE_NAMES:
+                    t.add_sample(name, getattr(f, name))
         if f.outcome == CLOSED:
             for t in chat_scopes(f, i, f.end_agent_id):
                 t.public_messages += f.public_messages

@@ -70,3 +70,52 @@ class DailyRollup(models.Model):
         tally = compute.Tally(**{name: getattr(self, name) for name in self.TALLY_FIELDS})
         tally.samples = {name: list(self.samples.get(name, [])) for name in compute.SAMPLE_NAMES}
         return tally.normalised()
+
+
+class WidgetLoad(models.Model):
+    """One visitor socket greeted: a `hello` that succeeded (metrics.goals.record_widget_load).
+
+    The denominator of visitor engagement (docs/metrics.md). `new_visit` is the hello's flag: the
+    first hello of a browser session.
+    """
+
+    site = models.ForeignKey("conversations.Site", on_delete=models.CASCADE, related_name="+")
+    visitor = models.ForeignKey("conversations.Visitor", on_delete=models.CASCADE, related_name="widget_loads")
+    at = models.DateTimeField()
+    new_visit = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            # Engagement over a range: WHERE at >= ? AND at < ? (and site_id = ?).
+            models.Index(fields=["at"], name="metrics_widgetload_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.visitor_id} @ {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class VisitorGoal(models.Model):
+    """A goal the site reported for a visitor (`chatdesk("goal", name, {value})`, the `goal` frame).
+
+    Written only by metrics.goals.record_goal; a resend with the same client_id is the same goal.
+    """
+
+    site = models.ForeignKey("conversations.Site", on_delete=models.CASCADE, related_name="+")
+    visitor = models.ForeignKey("conversations.Visitor", on_delete=models.CASCADE, related_name="goals")
+    client_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=64)
+    value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # A resent goal finds its first copy instead of counting twice.
+            models.UniqueConstraint(fields=["visitor", "client_id"], name="metrics_goal_client_id_once"),
+        ]
+        indexes = [
+            # Conversion: the goals of some visitors in a window, WHERE visitor_id IN (...) AND at BETWEEN.
+            models.Index(fields=["visitor", "at"], name="metrics_goal_visitor_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} by {self.visitor_id} @ {self.at:%Y-%m-%d %H:%M:%S}"

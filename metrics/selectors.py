@@ -25,7 +25,7 @@ OPEN_CHAT_LOOKBACK = timedelta(days=7)
 # The events metrics replay; seen markers and page views are left in the database.
 REPLAYED_KINDS = (
     compute.QUEUED, compute.ASSIGNED, compute.ACCEPTED, compute.MESSAGE, compute.TRANSFERRED, compute.REQUEUED,
-    compute.TAGGED, compute.UNTAGGED, compute.OFFLINE_MESSAGE, *compute.END_KINDS,
+    compute.TAGGED, compute.UNTAGGED, compute.OFFLINE_MESSAGE, *compute.END_KINDS, compute.RATED,
 )
 
 

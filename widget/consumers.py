@@ -10,6 +10,8 @@ from conversations import frames, lifecycle
 from conversations.lifecycle import Actor
 from conversations.publish import staff_group, visitor_group
 from conversations.sockets import FrameSocket, db
+from metrics import goals
+from surveys import selectors as survey_selectors
 from widget import protocol, services
 from widget.context import visitor_context
 from widget.origins import origin_allowed
@@ -59,13 +61,16 @@ class VisitorConsumer(FrameSocket):
                                       CLOSE_BAD_TOKEN)
         self.visitor, self.conversation, self.hello = greeting.visitor, greeting.conversation, frame
         self.greeted = True
+        # The denominator of visitor engagement (docs/metrics.md).
+        await db(goals.record_widget_load)(site=self.site, visitor=self.visitor, new_visit=bool(frame.get("new_visit")))
         await self.channel_layer.group_add(visitor_group(self.visitor.pk), self.channel_name)
         await self.send_frame({
             "type": "welcome",
             "token": greeting.token,
             "visitor": {"name": self.visitor.name, "email": self.visitor.email},
             "site": {"name": self.site.name, "topics": greeting.topics, **greeting.availability,
-                     "max_message_chars": settings.WIDGET_MAX_MESSAGE_CHARS},
+                     "max_message_chars": settings.WIDGET_MAX_MESSAGE_CHARS,
+                     "survey": {"nps": self.site.ask_nps, "ces": self.site.ask_ces}},
             "conversation": frames.state_frame(self.conversation) if self.conversation else None,
         })
         if self.conversation is None:
@@ -154,6 +159,33 @@ class VisitorConsumer(FrameSocket):
             text=frame["text"], client_id=frame["client_id"], context=context,
         )
         await self.send_frame({"type": "offline_received", "client_id": frame["client_id"]})
+
+    async def on_goal(self, frame):
+        await db(goals.record_goal)(site=self.site, visitor=self.visitor, client_id=frame["client_id"],
+                                    name=frame["name"], value=frame.get("value"))
+        await self.send_frame({"type": "goal_recorded", "client_id": frame["client_id"]})
+
+    async def on_rate(self, frame):
+        conversation = await db(survey_selectors.visitor_conversation)(self.visitor, frame["conversation_id"])
+        if conversation is None:
+            return await self.send_error("no_conversation", "no such conversation of this visitor",
+                                         field="conversation_id")
+        await db(lifecycle.rate_conversation)(
+            conversation_id=conversation.pk, channel="widget", csat=frame["csat"], comment=frame.get("comment") or "",
+            nps=frame.get("nps"), ces=frame.get("ces"),
+        )
+        await self.send_frame({"type": "rated", "conversation_id": frame["conversation_id"], "csat": frame["csat"]})
+
+    async def on_transcript(self, frame):
+        conversation = await db(survey_selectors.visitor_conversation)(self.visitor, frame["conversation_id"])
+        if conversation is None:
+            return await self.send_error("no_conversation", "no such conversation of this visitor",
+                                         field="conversation_id", ref=frame["client_id"])
+        request, _ = await db(lifecycle.request_transcript)(
+            conversation_id=conversation.pk, request_id=frame["client_id"], email=(frame.get("email") or "").strip(),
+        )
+        await self.send_frame({"type": "transcript_requested", "client_id": frame["client_id"],
+                               "conversation_id": frame["conversation_id"], "email": request.email})
 
     # --- channel layer events ----------------------------------------------------------------
 

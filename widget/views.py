@@ -67,6 +67,15 @@ UI_STRINGS = {
     "new_chat": _("Start a new chat"),
     "messages": _("Messages"),
     "new_messages": _("{n} new messages"),
+    "rate_csat": _("How satisfied are you with the chat?"),
+    "rate_nps": _("How likely are you to recommend us to a friend or colleague?"),
+    "rate_ces": _("It was easy to get my issue solved."),
+    "rate_comment": _("Anything else you want to tell us? (optional)"),
+    "rate_send": _("Send rating"),
+    "rate_required": _("Please choose a rating."),
+    "rate_thanks": _("Thank you for your feedback!"),
+    "transcript": _("Email me the transcript"),
+    "transcript_sent": _("We sent the transcript to {email}."),
 }
 # The two strings the loader needs before app.js is there (in this order).
 LOADER_STRINGS = ("open_chat", "cant_connect")

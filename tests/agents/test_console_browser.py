@@ -3,7 +3,8 @@
 One story, end to end: Alice goes online and gets the visitor's chat, answers with a canned
 response (variables filled), tags it, writes a note the visitor never sees, gets a whisper from
 Sam (a supervisor) that the visitor never sees, exchanges markup that stays text, transfers the
-chat to Bob, who closes it with wrap-up.
+chat to Bob, who accepts it (without seeing Sam's whisper for Alice) and closes it with wrap-up.
+And an offer: in a department that offers chats, Alice accepts the visitor's chat in the page.
 """
 
 import re
@@ -193,10 +194,17 @@ def test_an_agent_team_handles_a_chat_from_first_message_to_wrap_up(chatdesk_ser
     expect(transfer).to_be_hidden()
     expect(chat_button(alice)).to_have_count(0)
 
-    # Bob gets it with its history, and closes it with wrap-up.
+    # Bob gets it with its history, but not the whisper meant for Alice, and accepts it (Alt+A).
     chat_button(bob).click()
     expect(log(bob).get_by_text(greeting)).to_be_visible()
     expect(log(bob).get_by_text(NOTE)).to_be_visible()
+    expect(log(bob).get_by_text(WHISPER)).to_have_count(0)
+    expect(bob.get_by_role("button", name="Accept", exact=True)).to_be_visible()
+    expect(bob.get_by_role("textbox", name=re.compile("^Write to"))).to_be_hidden()
+    bob.keyboard.press("Alt+a")
+    expect(bob.get_by_role("button", name="Accept", exact=True)).to_be_hidden()
+    expect(bob.get_by_role("textbox", name=re.compile("^Write to"))).to_be_focused()
+    expect(bob.locator("#chat-sub")).to_contain_text("Active")
     assert any(VISITOR in n["title"] for n in bob.evaluate("window.__notifications"))
     bob.screenshot(path=str(tmp_path / "bob.png"))
     bob.get_by_role("button", name="Close chat").click()
@@ -220,4 +228,57 @@ def test_an_agent_team_handles_a_chat_from_first_message_to_wrap_up(chatdesk_ser
     assert NOTE not in visitor.content() and WHISPER not in visitor.content()
     assert dialogs == []
     for page in (alice, bob, sam, visitor):
+        assert page.errors == []
+
+
+@pytest.fixture
+def offering_support(chatdesk_server):
+    """The demo's Support department offers its chats (120 s to accept) for this test."""
+    def set_mode(mode: str) -> None:
+        shell(chatdesk_server, "from agents.models import Department; "
+                               f"Department.objects.filter(name='Support').update(accept_mode={mode!r}, "
+                               "offer_timeout_seconds=120)")
+    set_mode("offer")
+    yield
+    set_mode("auto")
+
+
+def test_an_agent_accepts_a_chat_offered_to_her(chatdesk_server, demo_floor, offering_support, browser):
+    dialogs = []
+    server = chatdesk_server
+    alice = sign_in(new_page(browser, dialogs), server, "alice")
+    alice.get_by_role("radio", name="Online").check()
+    expect(alice.get_by_role("radio", name="Online")).to_be_checked()
+
+    visitor = new_page(browser, dialogs)
+    visitor.goto(server.url + "/")
+    visitor.locator(".cd-launch").click()
+    visitor.locator("#cd-name").fill(VISITOR)
+    visitor.locator("#cd-topic").select_option(label="Orders and delivery")
+    visitor.locator(".cd-prechat button[type=submit]").click()
+    visitor.locator("#cd-input").fill("Is anyone there?")
+    visitor.locator("#cd-input").press("Enter")
+
+    # The offer: listed as waiting for her, with the time left to accept; no reply before accepting.
+    chat_button(alice).click()
+    expect(chat_button(alice)).to_have_accessible_name(re.compile("waiting for you to accept"))
+    expect(log(alice).get_by_text("Is anyone there?")).to_be_visible()
+    expect(alice.locator("#chat-sub")).to_contain_text("Assigned")
+    expect(alice.get_by_role("timer")).to_have_text(re.compile(r"^(2:00|1:[0-5]\d) left$"))
+    expect(alice.get_by_role("textbox", name=re.compile("^Write to"))).to_be_hidden()
+
+    alice.get_by_role("button", name="Accept", exact=True).click()
+    expect(alice.get_by_role("button", name="Accept", exact=True)).to_be_hidden()
+    expect(alice.locator("#chat-sub")).to_contain_text("Active")
+    composer = alice.get_by_role("textbox", name=re.compile("^Write to"))
+    composer.fill("Yes, I am here.")
+    composer.press("Enter")
+    expect(visitor.locator(".cd-agent .cd-bubble", has_text="Yes, I am here.")).to_be_visible()
+    accepted = shell(server, "from conversations.models import ConversationEvent as E; "
+                             "e = E.objects.filter(kind='accepted').latest('id'); "
+                             "print(e.conversation.events.filter(kind='accepted').count(), e.actor, "
+                             "e.actor_agent.display_name, e.details['auto'], e.conversation.status)")
+    assert accepted.strip() == "1 agent Alice False active"
+    assert dialogs == []
+    for page in (alice, visitor):
         assert page.errors == []

@@ -4,6 +4,7 @@ import asyncio
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 
 from agents import grace
@@ -11,6 +12,7 @@ from agents.models import Agent, AgentStatusEvent, CannedResponse, Department
 from conversations import lifecycle
 from conversations.lifecycle import Actor
 from conversations.models import Conversation, ConversationEvent, Message, Tag
+from conversations.publish import staff_group
 from tests.agents.console import chat_with, connect, queued_chat, switch_routing_off
 from tests.personas import make_agent, make_site
 from tests.widget.conftest import open_widget  # noqa: F401  (fixture)
@@ -567,3 +569,152 @@ async def test_the_last_console_to_close_schedules_the_grace_check(acme, alice, 
     assert grace_checks == []
     await second.disconnect()
     assert grace_checks == [alice.pk]
+
+
+# --- accepting ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def sales():
+    """An offer-and-accept department: its chats wait, assigned, for the agent to accept them."""
+    return Department.objects.create(name="Sales", accept_mode=Department.AcceptMode.OFFER, offer_timeout_seconds=30)
+
+
+def offered_to(agent, site, department, visitor_name="Ann"):
+    conversation = queued_chat(site, visitor_name)
+    Conversation.objects.filter(pk=conversation.pk).update(department=department)
+    lifecycle.assign_conversation(conversation_id=conversation.pk, agent=agent, actor=Actor.system())
+    return Conversation.objects.get(pk=conversation.pk)
+
+
+async def test_an_agent_accepts_their_offer_and_the_chat_becomes_active(acme, alice, sales):
+    chat = await db(offered_to)(alice, acme, sales)
+    console = await connect(alice)
+    [offer] = (await console.hello())["chats"]
+    assert (offer["status"], offer["site_id"]) == ("assigned", acme.pk)
+    assert 25 <= offer["offer_seconds_left"] <= 30
+    await console.send({"type": "accept", "conversation_id": str(chat.public_id)})
+    state = await console.receive_until("state", status="active")
+    assert (state["agent_id"], state["offer_seconds_left"]) == (alice.pk, None)
+    accepted = await db(lambda: list(chat.events.filter(kind=Kind.ACCEPTED).values_list(
+        "actor", "actor_agent_id", "details")))()
+    assert accepted == [("agent", alice.pk, {"agent_id": alice.pk, "auto": False})]
+
+
+async def test_a_chat_transferred_to_an_agent_waits_for_their_accept_without_a_timer(acme, alice, bob, alices_chat):
+    await db(lifecycle.transfer_conversation)(conversation_id=alices_chat.pk, actor=Actor.of_agent(alice), to_agent=bob)
+    console = await connect(bob)
+    [chat] = (await console.hello())["chats"]
+    assert (chat["status"], chat["offer_seconds_left"]) == ("assigned", None)
+    await console.send({"type": "accept", "conversation_id": str(alices_chat.public_id)})
+    assert (await console.receive_until("state", status="active"))["agent_id"] == bob.pk
+
+
+@pytest.mark.parametrize("accepter", ["bob", "sam"])
+async def test_only_the_assigned_agent_accepts_a_chat(acme, alice, bob, sam, sales, accepter):
+    chat = await db(offered_to)(alice, acme, sales)
+    before = await db(counts)()
+    console = await connect({"bob": bob, "sam": sam}[accepter])
+    await console.hello()
+    await console.send({"type": "accept", "conversation_id": str(chat.public_id)})
+    error = await console.error()
+    assert (error["code"], error["conversation_id"]) == ("forbidden", str(chat.public_id))
+    assert await db(counts)() == before
+
+
+async def test_accepting_a_queued_or_ended_chat_is_an_illegal_transition(acme, alice, alices_chat):
+    waiting = await db(queued_chat)(acme, "Carl")
+    await db(lifecycle.close_conversation)(conversation_id=alices_chat.pk, actor=Actor.visitor())
+    before = await db(counts)()
+    console = await connect(alice)
+    await console.hello()
+    for chat in (waiting, alices_chat):
+        await console.send({"type": "accept", "conversation_id": str(chat.public_id)})
+        error = await console.error()
+        assert (error["code"], error["conversation_id"]) == ("illegal_transition", str(chat.public_id))
+    assert await db(counts)() == before
+
+
+async def test_an_active_chat_cannot_be_accepted_again(acme, alice, alices_chat):
+    console = await connect(alice)
+    await console.hello()
+    await console.send({"type": "accept", "conversation_id": str(alices_chat.public_id)})
+    assert (await console.error())["code"] == "illegal_transition"
+    assert await db(alices_chat.events.filter(kind=Kind.ACCEPTED).count)() == 1
+
+
+# --- whispers go to the agent they were written for ----------------------------------------------
+
+def whisper(supervisor, conversation, text, client_id):
+    message, _ = lifecycle.post_message(conversation_id=conversation.pk, actor=Actor.of_agent(supervisor), text=text,
+                                        client_id=client_id, visibility=Message.Visibility.WHISPER)
+    return message
+
+
+async def test_a_whisper_records_the_agent_it_coaches(acme, alice, sam, alices_chat):
+    supervisor = await connect(sam)
+    await supervisor.hello()
+    await supervisor.send({"type": "whisper", "conversation_id": str(alices_chat.public_id), "client_id": "w1",
+                           "text": "offer a refund"})
+    ack = await supervisor.receive_until("ack")
+    message = await db(Message.objects.get)(seq=ack["seq"])
+    assert (message.agent_id, message.recipient_id) == (sam.pk, alice.pk)
+    event = await db(ConversationEvent.objects.filter(kind=Kind.MESSAGE).last)()
+    assert event.details["recipient_id"] == alice.pk
+    live = await supervisor.receive_until("message", seq=ack["seq"])
+    assert (live["visibility"], live["recipient_id"]) == ("whisper", alice.pk)
+
+
+async def test_a_whisper_to_a_chat_nobody_has_is_an_illegal_transition(acme, sam):
+    chat = await db(queued_chat)(acme)
+    supervisor = await connect(sam)
+    await supervisor.hello()
+    await supervisor.send({"type": "whisper", "conversation_id": str(chat.public_id), "client_id": "w1", "text": "x"})
+    assert (await supervisor.error(ref="w1"))["code"] == "illegal_transition"
+    assert await db(Message.objects.filter(visibility="whisper").count)() == 0
+
+
+async def test_the_next_agent_does_not_see_whispers_for_the_one_before_in_open_or_replay(acme, alice, bob, sam,
+                                                                                        alices_chat):
+    await db(whisper)(sam, alices_chat, "for Alice", "w1")
+    await db(lifecycle.transfer_conversation)(conversation_id=alices_chat.pk, actor=Actor.of_agent(alice), to_agent=bob)
+    await db(whisper)(sam, alices_chat, "for Bob", "w2")
+    conversation_id = str(alices_chat.public_id)
+
+    bobs = await connect(bob)
+    await bobs.hello()
+    await bobs.send({"type": "open", "conversation_id": conversation_id})
+    opened = [await bobs.receive_until(t) for t in ("message", "message", "replayed")]
+    assert [(f.get("seq"), f.get("text")) for f in opened] == [(1, "Where is my order?"), (3, "for Bob"), (None, None)]
+    assert opened[-1]["last_seq"] == 3
+
+    again = await connect(bob)
+    await again.hello(conversations={conversation_id: 1})
+    replay = [await again.receive_until(t) for t in ("message", "replayed")]
+    assert [(replay[0]["seq"], replay[0]["text"]), replay[1]["last_seq"]] == [(3, "for Bob"), 3]
+
+    supervisor = await connect(sam)
+    await supervisor.hello()
+    await supervisor.send({"type": "open", "conversation_id": conversation_id})
+    seen = [await supervisor.receive_until("message") for _ in range(3)]
+    assert [f["text"] for f in seen] == ["Where is my order?", "for Alice", "for Bob"]
+
+
+async def test_a_whisper_for_the_agent_before_arriving_live_after_a_transfer_reaches_only_supervisors(
+        acme, alice, bob, sam, alices_chat):
+    await db(lifecycle.transfer_conversation)(conversation_id=alices_chat.pk, actor=Actor.of_agent(alice), to_agent=bob)
+    bobs, supervisor = await connect(bob), await connect(sam)
+    await bobs.hello()
+    await supervisor.hello()
+    conversation_id = str(alices_chat.public_id)
+    await supervisor.send({"type": "open", "conversation_id": conversation_id})
+    await supervisor.receive_until("context")
+    # A whisper for Alice committed just before the transfer, whose frame comes late.
+    late = {"type": "message", "conversation_id": conversation_id, "seq": 2, "client_id": "w1", "author": "agent",
+            "agent_name": "Sam", "visibility": "whisper", "recipient_id": alice.pk, "text": "for Alice",
+            "sent_at": "2026-01-01T00:00:00+00:00"}
+    await get_channel_layer().group_send(staff_group(alices_chat.pk), {"type": "conv.frame", "frame": late})
+    assert (await supervisor.receive_until("message", seq=2))["text"] == "for Alice"
+    assert await bobs.frames_about(conversation_id) == []
+    # A whisper written now is Bob's.
+    await supervisor.send({"type": "whisper", "conversation_id": conversation_id, "client_id": "w2", "text": "for Bob"})
+    assert (await bobs.receive_until("message", client_id="w2"))["recipient_id"] == bob.pk

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from agents import dispatch, presence
+from agents import dispatch, presence, tasks
 from agents.models import Agent, AgentStatusEvent, Department, RoutingEvent
 from agents.tasks import sweep_queues
 from conversations import lifecycle
@@ -36,6 +36,26 @@ def orders(acme, support):
     topic.department = support
     topic.save(update_fields=["department"])
     return topic
+
+
+@pytest.fixture
+def later(monkeypatch):
+    """Position broadcasts deferred to the Celery task, kept here until the test lets a second pass."""
+    deferred = Deferred()
+    monkeypatch.setattr(dispatch, "_schedule_positions", lambda site_id, delay: deferred.sites.append(site_id))
+    return deferred
+
+
+class Deferred:
+    def __init__(self):
+        self.sites = []
+
+    def interval_passes(self):
+        """The coalescing interval ends (its Redis key expires) and the deferred broadcasts run, as a worker would."""
+        sites, self.sites = self.sites, []
+        for site_id in sites:
+            dispatch._redis().delete(dispatch._key(site_id, "told"))
+            tasks.broadcast_queue_positions(site_id)
 
 
 def staff(username, support, **kwargs):
@@ -115,7 +135,7 @@ def test_a_chat_transferred_to_a_department_or_requeued_is_routed_again(
 
 
 def test_queue_frames_tell_each_waiting_visitor_their_position_and_estimate(
-        acme, support, orders, queue_frames, django_capture_on_commit_callbacks):
+        acme, support, orders, queue_frames, later, django_capture_on_commit_callbacks):
     alice = staff("alice", support, cap=1, skills={"orders": 5})
     with django_capture_on_commit_callbacks(execute=True):
         ann, ben, cat = (start(acme, orders, name) for name in ("Ann", "Ben", "Cat"))
@@ -132,7 +152,10 @@ def test_queue_frames_tell_each_waiting_visitor_their_position_and_estimate(
     queue_frames.clear()
     with django_capture_on_commit_callbacks(execute=True):
         lifecycle.close_conversation(conversation_id=ann.pk, actor=Actor.of_agent(alice))
-    # Ben got Alice; Cat moved up to first.
+    # Ben got Alice; Cat moved up to first, and hears it from the site's next position broadcast:
+    # the passes of the arrivals broadcast less than a second ago.
+    assert queue_frames == []
+    later.interval_passes()
     assert queue_frames == [(visitor_group(cat.visitor_id), {
         "type": "queue", "conversation_id": str(cat.public_id), "position": 1, "estimated_wait_seconds": 300,
     })]
@@ -185,8 +208,8 @@ def test_a_race_lost_to_another_process_is_retried_with_a_fresh_snapshot(acme, s
     ann = start(acme, orders)
     real_snapshot, calls = dispatch.snapshot, []
 
-    def stale_then_fresh(site_id, now=None):
-        snap = real_snapshot(site_id, now)
+    def stale_then_fresh(site_id, now=None, **kwargs):
+        snap = real_snapshot(site_id, now, **kwargs)
         calls.append(1)
         if len(calls) == 1:
             # Another process fills Alice's only slot after our snapshot was taken.
@@ -239,3 +262,139 @@ def test_the_sweep_is_on_the_beat_schedule():
 
     task = PeriodicTask.objects.get(task="agents.tasks.sweep_queues")
     assert task.enabled and task.interval.every == 10
+
+
+def test_a_pass_with_no_free_slot_reads_no_queue_and_tells_the_arrival_its_place_in_constant_queries(
+        acme, support, orders, queue_frames):
+    alice = staff("alice", support, cap=1, skills={"orders": 5})
+    lifecycle.assign_conversation(conversation_id=start(acme, orders, "Zoe").pk, agent=alice, actor=Actor.system())
+
+    def arrival_pass(name):
+        conversation = start(acme, orders, name)
+        queue_frames.clear()
+        with CaptureQueriesContext(connection) as queries:
+            result = dispatch.route_waiting(acme.pk, trigger_id=conversation.pk)
+        assert (result.assigned, result.read) == ([], 0)
+        return conversation, len(queries)
+
+    ann, few = arrival_pass("Ann")
+    for n in range(40):
+        start(acme, orders, f"V{n}")
+    for n in range(10):
+        staff(f"busy{n}", support, cap=0, skills={"orders": 5})
+    ben, many = arrival_pass("Ben")
+    # Free slot check 1, the chat and its skills 2, online agents 3, departments 1, handle times 1,
+    # its place and how many wait behind it (one COUNT query) 1, the estimate row 1.
+    assert few == many == 10
+    assert queue_frames == [(visitor_group(ben.visitor_id), {
+        "type": "queue", "conversation_id": str(ben.public_id), "position": 42, "estimated_wait_seconds": 42 * 300,
+    })]
+
+
+def test_an_assigning_pass_reads_only_the_chats_a_free_agent_could_take_up_to_its_free_slots(
+        acme, support, orders, monkeypatch):
+    monkeypatch.setattr(dispatch, "BATCH", 5)
+    alice = staff("alice", support, cap=1, skills={"orders": 5})
+    lily = make_topic(acme, "Lilies", "lilies")
+    lily.department = support
+    lily.save(update_fields=["department"])
+    lilies = [start(acme, lily, f"L{n}", priority=1) for n in range(12)]  # ahead, and nobody can take them
+    ann, *rest = [start(acme, orders, f"O{n}") for n in range(12)]
+    result = dispatch.route_waiting(acme.pk)
+    assert (result.assigned, result.read) == ([ann.pk], 5)  # one batch, no lily among them
+    assert Conversation.objects.get(pk=ann.pk).assigned_agent_id == alice.pk
+    assert all(Conversation.objects.get(pk=c.pk).status == Conversation.Status.QUEUED for c in lilies + rest)
+
+
+def test_a_chat_behind_more_than_a_batch_of_chats_nobody_free_can_take_is_still_assigned(
+        acme, support, monkeypatch):
+    monkeypatch.setattr(dispatch, "BATCH", 5)
+    staff("alice", support, cap=1, skills={"orders": 5})
+    staff("bob", support, cap=1, skills={"billing": 5})
+    both = make_topic(acme, "Orders and billing", "orders")
+    both.department = support
+    both.save(update_fields=["department"])
+    both.skills.add(make_topic(acme, "Billing", "billing").skills.get())
+    # Each needs orders and billing: within the free agents' skills together, but neither has both.
+    ahead = [start(acme, both, f"B{n}", priority=1) for n in range(12)]
+    orders = make_topic(acme, "Orders only", "orders")
+    orders.department = support
+    orders.save(update_fields=["department"])
+    ann = start(acme, orders, "Ann")
+    result = dispatch.route_waiting(acme.pk)
+    assert result.assigned == [ann.pk]
+    assert result.read == 13  # three batches: 5, 5, then the last 3
+    assert all(Conversation.objects.get(pk=c.pk).status == Conversation.Status.QUEUED for c in ahead)
+
+
+def test_coalesced_position_updates_reach_every_waiting_visitor_with_their_true_place(
+        acme, support, orders, queue_frames, later, django_capture_on_commit_callbacks):
+    alice = staff("alice", support, cap=3, skills={"orders": 5})
+    with django_capture_on_commit_callbacks(execute=True):
+        serving = [start(acme, orders, f"S{n}") for n in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        waiting = [start(acme, orders, f"W{n}", priority=n % 2) for n in range(8)]
+    later.interval_passes()
+    queue_frames.clear()
+    for chat in serving:  # three closes in quick succession: each gives Alice the next chat
+        with django_capture_on_commit_callbacks(execute=True):
+            lifecycle.close_conversation(conversation_id=chat.pk, actor=Actor.of_agent(alice))
+    later.interval_passes()
+
+    still = list(Conversation.objects.filter(status=Conversation.Status.QUEUED).order_by("-priority", "queued_at", "id"))
+    assert len(still) == 5
+    latest = {}
+    for group, frame in queue_frames:
+        latest[group] = frame
+    assert latest == {
+        visitor_group(chat.visitor_id): {
+            "type": "queue", "conversation_id": str(chat.public_id), "position": place,
+            # Three matching slots, the default ten-minute handle time: place * 600 / (3 + 1).
+            "estimated_wait_seconds": place * 150,
+        }
+        for place, chat in enumerate(still, start=1)
+    }
+    # At most two broadcasts for three queue moves: the first at once, the rest coalesced.
+    assert len(queue_frames) <= 2 * len(waiting)
+
+
+def test_positions_are_broadcast_at_most_once_per_interval_and_then_once_more_after_it(acme, support, orders, later):
+    for n in range(3):
+        start(acme, orders, f"W{n}")
+    assert dispatch.request_positions(acme.pk) == 3
+    assert dispatch.request_positions(acme.pk) == 0
+    assert dispatch.request_positions(acme.pk) == 0
+    assert later.sites == [acme.pk]  # one trailing broadcast, however many asked
+    later.interval_passes()
+    assert dispatch.request_positions(acme.pk) == 0 and later.sites == [acme.pk]
+
+
+def test_without_redis_positions_are_broadcast_at_once(acme, support, orders, monkeypatch):
+    import redis
+
+    start(acme, orders, "Ann")
+
+    def down():
+        raise redis.ConnectionError("down")
+
+    monkeypatch.setattr(dispatch, "_redis", down)
+    assert dispatch.request_positions(acme.pk) == 1
+    assert dispatch.request_positions(acme.pk) == 1
+
+
+def test_the_sweep_tells_every_waiting_visitor_at_once(acme, support, orders, queue_frames, later):
+    chats = [start(acme, orders, f"W{n}") for n in range(4)]
+    dispatch.request_positions(acme.pk)
+    queue_frames.clear()
+    sweep_queues()  # within the interval: the sweep does not wait for it
+    assert [(group, frame["position"]) for group, frame in queue_frames] == [
+        (visitor_group(chat.visitor_id), place) for place, chat in enumerate(chats, start=1)]
+
+
+def test_a_reconnecting_visitor_is_told_their_place_from_a_count(acme, support, orders):
+    chats = [start(acme, orders, f"W{n}", priority=1 if n == 3 else 0) for n in range(4)]
+    with CaptureQueriesContext(connection) as queries:
+        frame = dispatch.queue_frame(chats[2])
+    assert (frame["position"], frame["estimated_wait_seconds"]) == (4, None)  # W3 has a higher priority
+    assert len(queries) == 7
+    assert dispatch.queue_frame(chats[3])["position"] == 1

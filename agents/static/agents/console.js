@@ -1,5 +1,5 @@
-/* chatdesk agent console: many chats at once, the queue, canned responses, tags, notes, transfers,
-   wrap-up, and the supervisors' board, whisper, barge and reassign.
+/* chatdesk agent console: many chats at once, the queue, accepting offered chats, canned responses,
+   tags, notes, transfers, wrap-up, and the supervisors' board, whisper, barge and reassign.
 
    Plain JavaScript modules, no build step; one WebSocket (socket.js) speaking the agent console
    protocol (docs/protocol.md). The reliability rules are the widget's: every outgoing message has a
@@ -40,13 +40,35 @@ function chatOf(state) {
   if (!chat) {
     chat = {id: state.conversation_id, state, msgs: new Map(), maxSeq: 0, readSeq: state.agent_seen_seq || 0,
       unread: 0, draft: "", canned: null, mode: null, context: null, tags: [], typing: null, loaded: false,
-      own: false, monitor: false, notice: null};
+      own: false, monitor: false, notice: null, offerDeadline: null};
     S.chats.set(chat.id, chat);
+    setOfferDeadline(chat, state);
   }
   return chat;
 }
 
 function isOwn(state) { return state.agent_id === ME.id && ACTIVE.has(state.status); }
+
+/* An assigned chat waits for this agent to accept it: an offer, or a chat transferred or reassigned to them. */
+function awaitsMe(chat) { return chat.state.status === "assigned" && chat.state.agent_id === ME.id && !chat.notice; }
+
+/* A timed offer is taken back by the server after offer_seconds_left (counted from the frame's arrival). */
+function setOfferDeadline(chat, state) {
+  if ("offer_seconds_left" in state) {
+    chat.offerDeadline = state.offer_seconds_left == null ? null : Date.now() + 1000 * state.offer_seconds_left;
+  }
+}
+
+function offerLeft(chat) {
+  return awaitsMe(chat) && chat.offerDeadline != null ? Math.max(0, (chat.offerDeadline - Date.now()) / 1000) : null;
+}
+
+function accept(chat) {
+  if (!chat || !awaitsMe(chat) || (S.pending && S.pending.kind === "accept" && S.pending.cid === chat.id)) return;
+  S.pending = {kind: "accept", cid: chat.id};
+  socket.send({type: "accept", conversation_id: chat.id});
+  if (chat.id === S.current) renderOffer(chat);
+}
 
 function visitorName(chat) {
   return (chat.state && chat.state.visitor_name) || (chat.context && chat.context.visitor && chat.context.visitor.name)
@@ -191,6 +213,7 @@ function onWelcome(f) {
   for (const state of f.chats) {
     const chat = chatOf(state);
     chat.state = state;
+    setOfferDeadline(chat, state);
     if (!chat.loaded) chat.unread = state.unread || 0;
     addOwn(chat);
     listed.add(chat.id);
@@ -225,6 +248,12 @@ function onState(f) {
   }
   const was = chat.state;
   chat.state = {...was, ...f};
+  setOfferDeadline(chat, f);
+  let accepted = false;
+  if (S.pending && S.pending.kind === "accept" && S.pending.cid === chat.id && f.status !== "assigned") {
+    S.pending = null;
+    accepted = mine && f.status === "active";
+  }
   if (mine && !chat.own) {
     const taken = S.pending && S.pending.kind === "take" && S.pending.cid === chat.id;
     addOwn(chat);
@@ -257,6 +286,7 @@ function onState(f) {
   }
   renderLists();
   if (chat.id === S.current) renderChat();
+  if (accepted && chat.id === S.current) focusComposer();
 }
 
 function onMessage(chat, f) {
@@ -325,6 +355,8 @@ function onError(f) {
       return;
     }
     S.pending = null;
+    const chat = pending.kind === "accept" && S.chats.get(pending.cid);
+    if (chat && chat.id === S.current) renderOffer(chat);
   }
   if (f.code === "forbidden" || f.code === "not_found") {
     // A chat on screen that is no longer ours (moved while we were away): drop it quietly.
@@ -432,8 +464,9 @@ function chatItem(chat, index) {
   const unread = unreadOf(chat), since = waitingSince(chat), name = visitorName(chat);
   const waited = since ? (Date.now() - since) / 1000 : null;
   const ended = !OPEN.has(chat.state.status) || chat.notice;
-  const label = [name, unread ? t("unread_n", {n: unread}) : "", waited != null && !ended ? t("waiting_for_reply", {t: duration(waited)}) : ""]
-    .filter(Boolean).join(", ");
+  const offered = awaitsMe(chat), left = offerLeft(chat);
+  const label = [name, offered ? t("awaits_accept") : "", unread ? t("unread_n", {n: unread}) : "",
+    waited != null && !ended ? t("waiting_for_reply", {t: duration(waited)}) : ""].filter(Boolean).join(", ");
   const button = h("button", {
     type: "button", class: "chat-item" + (chat.id === S.current ? " is-current" : "") + (ended ? " is-ended" : ""),
     "aria-current": chat.id === S.current ? "true" : null, "aria-label": label, "data-cid": chat.id,
@@ -443,7 +476,9 @@ function chatItem(chat, index) {
     h("span", {class: "chat-item-text"}, [
       h("span", {class: "chat-item-top"}, [
         h("span", {class: "chat-item-name", text: name}),
-        waited != null && !ended ? h("span", {class: "wait " + waitClass(waited), "data-since": since, text: duration(waited)}) : null,
+        offered ? h("span", {class: "offer-pill", "data-offer": chat.id,
+          text: left != null ? `${t("accept")} · ${duration(left)}` : t("accept")}) : null,
+        waited != null && !ended && !offered ? h("span", {class: "wait " + waitClass(waited), "data-since": since, text: duration(waited)}) : null,
       ]),
       h("span", {class: "chat-item-preview", text: chat.notice || (chat.typing ? t("typing", {name}) : lastPreview(chat)) || chat.state.site || ""}),
     ]),
@@ -495,6 +530,8 @@ function select(cid) {
 }
 
 function modesFor(chat) {
+  // Accept first: a reply to a chat not yet accepted would be lost with the offer when it expires.
+  if (awaitsMe(chat)) return [];
   if (chat.own || (!ME.supervisor && chat.state.agent_id === ME.id)) return ["reply", "note"];
   if (ME.supervisor) return chat.state.agent_id ? ["whisper", "barge", "note"] : ["barge", "note"];
   return [];
@@ -521,6 +558,7 @@ function renderChat(switched) {
   const banner = $("chat-banner");
   banner.hidden = !chat.notice;
   banner.textContent = chat.notice || "";
+  renderOffer(chat);
   // The composer: modes this chat allows, the draft kept for it.
   const composer = $("composer");
   composer.hidden = !open || !!chat.notice || !modes.length;
@@ -541,6 +579,20 @@ function renderChat(switched) {
   renderTyping();
   renderContext();
   markSeen(chat);
+}
+
+/* The offer bar: who offers what, the time left when the offer is timed, and the Accept button (Alt+A). */
+function renderOffer(chat) {
+  const bar = $("offer-bar"), offered = !!chat && awaitsMe(chat);
+  bar.hidden = !offered;
+  if (!offered) return;
+  const left = offerLeft(chat);
+  $("offer-text").textContent = t("offer_text", {name: visitorName(chat)});
+  const leftEl = $("offer-left");
+  leftEl.hidden = left == null;
+  leftEl.textContent = left != null ? t("offer_left", {t: duration(left)}) : "";
+  leftEl.className = "offer-left " + (left != null && left < 10 ? "wait-late" : "");
+  $("accept-btn").disabled = !!(S.pending && S.pending.kind === "accept" && S.pending.cid === chat.id);
 }
 
 function renderMode() {
@@ -774,7 +826,7 @@ function renderContext() {
   const info = chat.context || {}, visitor = info.visitor || {}, ctx = info.context || {};
   const pages = (ctx.pages || []).slice().reverse();
   const browser = [ctx.browser, ctx.browser_version].filter(Boolean).join(" ");
-  const tagsOfSite = CONFIG.tags[chat.state.site] || [];
+  const tagsOfSite = CONFIG.tags[chat.state.site_id] || [];
   const canTag = chat.own || ME.supervisor;
   const tagInput = h("input", {id: "tag-input", type: "text", list: "tag-options", placeholder: t("add_tag"),
     "aria-label": t("add_tag"), autocomplete: "off", maxlength: "50", disabled: !canTag || null});
@@ -923,7 +975,7 @@ function openClose() {
 
 function renderCloseTags() {
   const chat = S.chats.get(S.current);
-  const site = CONFIG.tags[chat.state.site] || [];
+  const site = CONFIG.tags[chat.state.site_id] || [];
   const all = [...new Set([...chat.tags, ...closing.tags])].sort();
   const input = h("input", {id: "close-tag-input", type: "text", list: "close-tag-options", placeholder: t("add_tag"), autocomplete: "off", maxlength: "50"});
   const add = () => {
@@ -952,7 +1004,7 @@ function submitClose(e) {
   const chat = S.chats.get(S.current);
   if (!chat) return;
   const typed = $("close-tag-input").value.trim();
-  if (typed && (CONFIG.tags[chat.state.site] || []).includes(typed) && !closing.tags.includes(typed)) closing.tags.push(typed);
+  if (typed && (CONFIG.tags[chat.state.site_id] || []).includes(typed) && !closing.tags.includes(typed)) closing.tags.push(typed);
   const frame = {type: "close", conversation_id: chat.id,
     resolved: document.querySelector("#close-form input[name=resolved]:checked").value === "yes"};
   const summary = $("close-summary").value.trim();
@@ -1064,6 +1116,7 @@ function step(delta) {
 function focusComposer() {
   const input = $("composer-input");
   if (!$("composer").hidden) input.focus();
+  else if (!$("offer-bar").hidden) $("accept-btn").focus();
 }
 
 function wire() {
@@ -1096,6 +1149,7 @@ function wire() {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
   });
   $("composer").addEventListener("submit", (e) => { e.preventDefault(); submit(); });
+  $("accept-btn").addEventListener("click", () => accept(S.chats.get(S.current)));
   $("transfer-btn").addEventListener("click", openTransfer);
   $("close-btn").addEventListener("click", openClose);
   $("reassign-btn").addEventListener("click", openReassign);
@@ -1126,7 +1180,10 @@ function wire() {
   }
   document.addEventListener("keydown", (e) => {
     const typingInField = /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName) || e.target.isContentEditable;
-    if (e.altKey && !e.ctrlKey && /^[1-9]$/.test(e.key)) {
+    if (e.altKey && !e.ctrlKey && e.code === "KeyA" && !document.querySelector("dialog[open]")) {
+      const chat = S.chats.get(S.current);
+      if (chat && awaitsMe(chat)) { e.preventDefault(); accept(chat); }
+    } else if (e.altKey && !e.ctrlKey && /^[1-9]$/.test(e.key)) {
       const id = ownList()[+e.key - 1];
       if (id) { e.preventDefault(); select(id); focusComposer(); }
     } else if (e.ctrlKey && (e.key === "ArrowUp" || e.key === "ArrowDown")) {
@@ -1152,6 +1209,12 @@ function wire() {
       el.textContent = duration(waited);
       el.className = "wait " + waitClass(waited);
     }
+    for (const el of document.querySelectorAll(".chat-item .offer-pill[data-offer]")) {
+      const left = offerLeft(S.chats.get(el.dataset.offer) || {state: {}});
+      el.textContent = left != null ? `${t("accept")} · ${duration(left)}` : t("accept");
+    }
+    const current = S.chats.get(S.current);
+    if (current && awaitsMe(current)) renderOffer(current);
     renderQueue();
     if (S.view === "board") renderBoard();
     const chat = S.chats.get(S.current);

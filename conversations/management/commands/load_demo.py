@@ -48,6 +48,8 @@ class Command(BaseCommand):
         users = get_user_model().objects
         admin = users.filter(username="admin").first() or users.create_superuser("admin", "admin@demo-shop.test",
                                                                               DEMO_PASSWORD)
+        # The console needs an agent profile, admins included (docs/protocol.md): a supervisor in no department.
+        Agent.objects.update_or_create(user=admin, defaults={"display_name": "Admin", "role": Agent.Role.SUPERVISOR})
         for username, display_name, role, cap, proficiency in AGENTS:
             user = users.filter(username=username).first() or users.create_user(username, password=DEMO_PASSWORD)
             agent, _ = Agent.objects.update_or_create(user=user, defaults={

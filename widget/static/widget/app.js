@@ -76,6 +76,13 @@
     ".cd-typing{min-height:22px;padding:0 18px 6px;font-size:12.5px;color:#6b7385;font-style:italic}",
     ".cd-ended{padding:14px 18px 18px;border-top:1px solid #e6e9f0;text-align:center;background:#fff}",
     ".cd-ended p{margin:0 0 10px;color:#3b4455}",
+    ".cd-rate{display:flex;flex-direction:column;gap:10px;text-align:left;max-height:46vh;overflow:auto;margin:0 0 12px}",
+    ".cd-rate fieldset{border:0;margin:0;padding:0}.cd-rate legend{font-size:12.5px;font-weight:600;color:#3b4455;margin:0 0 5px}",
+    ".cd-scale{display:flex;flex-wrap:wrap;gap:4px}.cd-scale label{display:inline-flex;align-items:center;gap:3px;",
+    "padding:4px 7px;border:1px solid #cfd5e1;border-radius:8px;cursor:pointer;font-size:13px}",
+    ".cd-scale input{margin:0}.cd-rate textarea,.cd-transcript input{width:100%;padding:8px 10px;border:1px solid #cfd5e1;",
+    "border-radius:10px;font:14px " + FONT + ";margin:0}",
+    ".cd-transcript{display:flex;flex-direction:column;gap:6px;margin:0 0 12px}",
     ".cd-composer{position:relative;display:flex;align-items:flex-end;gap:8px;padding:10px 10px 10px 14px;",
     "border-top:1px solid #e6e9f0;background:#fff}",
     ".cd-composer textarea{flex:1;border:0;outline:none;resize:none;font:14px/1.45 " + FONT + ";color:#1c2433;",
@@ -130,6 +137,7 @@
     msgs: {},              // seq -> row element
     maxSeq: 0,
     outbox: readJSON("outbox", []),   // [{client_id, text, at}] not yet acked
+    goals: readJSON("goals", []),     // [{client_id, name, value?}] not yet recorded by the server
     failed: {},            // client_id -> row element
     agentSeen: 0,
     queue: null,
@@ -213,7 +221,20 @@
 
     ui.endedText = h("p");
     ui.newChat = h("button", {"class": "cd-primary", type: "button"});
-    ui.ended = h("div", {"class": "cd-ended", hidden: true}, [ui.endedText, ui.newChat]);
+    // After the chat: the rating (CSAT 1-5, and NPS 0-10 / CES 1-7 when the site asks) and the transcript.
+    ui.rate = h("form", {"class": "cd-rate", novalidate: "", hidden: true}, [
+      scale("csat", 1, 5), scale("nps", 0, 10), scale("ces", 1, 7),
+      field("cd-comment", "rate_comment", h("textarea", {rows: "2", maxlength: "2000"})),
+      ui.rateError = h("span", {"class": "cd-field-error", role: "alert", hidden: true}),
+      ui.rateBtn = h("button", {"class": "cd-primary", type: "submit"})
+    ]);
+    ui.rateThanks = h("p", {"class": "cd-rate-thanks", role: "status", hidden: true});
+    ui.transcript = h("div", {"class": "cd-transcript"}, [
+      ui.transcriptEmail = h("input", {type: "email", maxlength: "254", autocomplete: "email"}),
+      ui.transcriptBtn = h("button", {"class": "cd-link", type: "button"}),
+      ui.transcriptDone = h("p", {role: "status", hidden: true})
+    ]);
+    ui.ended = h("div", {"class": "cd-ended", hidden: true}, [ui.endedText, ui.rate, ui.rateThanks, ui.transcript, ui.newChat]);
 
     ui.input = h("textarea", {id: "cd-input", rows: "1"});
     ui.inputLabel = h("label", {"class": "cd-sr", "for": "cd-input"});
@@ -238,6 +259,8 @@
     });
     ui.end.onclick = function () { if (st.conv && send({type: "close"})) ui.end.disabled = true; };
     ui.newChat.onclick = newChat;
+    ui.rate.onsubmit = submitRating;
+    ui.transcriptBtn.onclick = requestTranscript;
     ui.prechat.onsubmit = submitPrechat;
     ui.offlineForm.onsubmit = submitOffline;
     ui.keepWaiting.onclick = function () { dropOffer(); render(); focusView(); };
@@ -263,6 +286,12 @@
     ui.thanks.textContent = t("offline_thanks");
     ui.log.setAttribute("aria-label", t("messages"));
     ui.endedText.textContent = t("chat_ended");
+    ["csat", "nps", "ces"].forEach(function (n) { ui[n + "Legend"].textContent = t("rate_" + n); });
+    ui.rateBtn.textContent = t("rate_send");
+    ui.rateThanks.textContent = t("rate_thanks");
+    ui.transcriptEmail.setAttribute("aria-label", t("email"));
+    ui.transcriptEmail.placeholder = t("email");
+    ui.transcriptBtn.textContent = t("transcript");
     ui.newChat.textContent = t("new_chat");
     ui.inputLabel.textContent = t("composer_label");
     ui.input.placeholder = t("composer_placeholder");
@@ -300,6 +329,24 @@
     ui.chat.hidden = view != "chat";
     ui.composer.hidden = !(view == "chat" && convOpen());
     ui.ended.hidden = !(view == "chat" && !convOpen());
+    // The rating is offered for chats that reached an agent (closed or missed), once.
+    var rateable = view == "chat" && conv && (conv.status == "closed" || conv.status == "missed");
+    var rated = rateable && ratedIds().indexOf(conv.conversation_id) >= 0;
+    var survey = (site && site.survey) || {};
+    ui.rate.hidden = !rateable || rated;
+    ui.npsField.hidden = !survey.nps;
+    ui.cesField.hidden = !survey.ces;
+    ui.rateBtn.disabled = !connected || !!st.rating;
+    ui.rateThanks.hidden = !rated;
+    var sent = st.transcript && conv && st.transcript.conversation_id == conv.conversation_id && st.transcript.email;
+    ui.transcript.hidden = !(view == "chat" && conv && conv.status != "abandoned");
+    // Prefilled with the email the visitor gave (pre-chat form or earlier); they may change it.
+    ui.transcriptEmail.hidden = !!sent;
+    if (!ui.transcriptEmail.value) ui.transcriptEmail.value = (st.visitor && st.visitor.email) || ui["cd-email"].value || "";
+    ui.transcriptBtn.hidden = !!sent;
+    ui.transcriptBtn.disabled = !connected || !!(st.transcript && !sent);
+    ui.transcriptDone.hidden = !sent;
+    if (sent) ui.transcriptDone.textContent = t("transcript_sent", {email: st.transcript.email});
     ui.end.hidden = !convOpen();
     ui.end.disabled = !connected;
     ui.startBtn.disabled = !connected || st.starting;
@@ -723,6 +770,66 @@
     }
   }, 5000);
 
+  // --- survey and transcript ---------------------------------------------------------------------
+  function scale(name, from, to) {
+    var box = h("div", {"class": "cd-scale"});
+    for (var n = from; n <= to; n++) {
+      box.appendChild(h("label", {}, [h("input", {type: "radio", name: "cd-" + name, value: String(n)}),
+        h("span", {text: String(n)})]));
+    }
+    ui[name + "Legend"] = h("legend");
+    return (ui[name + "Field"] = h("fieldset", {"class": "cd-scale-field"}, [ui[name + "Legend"], box]));
+  }
+
+  function picked(name) {
+    var el = ui.rate.querySelector('input[name="cd-' + name + '"]:checked');
+    return el && !el.closest("[hidden]") ? +el.value : null;
+  }
+
+  function ratedIds() { return readJSON("rated", []); }
+
+  function markRated(id) {
+    var ids = ratedIds();
+    if (ids.indexOf(id) < 0) local("rated", JSON.stringify(ids.concat([id]).slice(-20)));
+    st.rating = false;
+    render();
+  }
+
+  function submitRating(e) {
+    e.preventDefault();
+    var csat = picked("csat");
+    ui.rateError.hidden = csat != null;
+    ui.rateError.textContent = csat == null ? t("rate_required") : "";
+    if (csat == null || !st.conv) return;
+    var frame = {type: "rate", conversation_id: st.conv.conversation_id, csat: csat};
+    var nps = picked("nps"), ces = picked("ces"), comment = ui["cd-comment"].value.trim();
+    if (nps != null) frame.nps = nps;
+    if (ces != null) frame.ces = ces;
+    if (comment) frame.comment = comment.slice(0, 2000);
+    if (send(frame)) { st.rating = true; render(); }
+  }
+
+  function requestTranscript() {
+    var email = ui.transcriptEmail.value.trim();
+    if (!st.conv || !email || !ui.transcriptEmail.checkValidity()) {
+      ui.transcriptEmail.setAttribute("aria-invalid", "true");
+      return ui.transcriptEmail.focus();
+    }
+    ui.transcriptEmail.removeAttribute("aria-invalid");
+    st.transcript = {client_id: uuid(), conversation_id: st.conv.conversation_id, email: null, to: email};
+    sendTranscript();
+    render();
+  }
+
+  function sendTranscript() {
+    var r = st.transcript;
+    if (r && !r.email && st.ready) {
+      var frame = {type: "transcript", client_id: r.client_id, conversation_id: r.conversation_id};
+      if (r.to) frame.email = r.to;
+      send(frame);
+    }
+  }
+
   function ready() {
     st.ready = true;
     st.everConnected = true;
@@ -735,6 +842,8 @@
       else failMessage(item.client_id, "chat_closed");
     });
     sendOffline();
+    sendGoals();
+    sendTranscript();
     markSeen();
     render();
   }
@@ -795,6 +904,13 @@
         local("offerFor", f.conversation_id);
         render();
       }
+    } else if (type == "rated") {
+      markRated(f.conversation_id);
+    } else if (type == "transcript_requested") {
+      if (st.transcript && f.client_id == st.transcript.client_id) {
+        st.transcript.email = f.email;
+        render();
+      }
     } else if (type == "offline_received") {
       if (st.offline && f.client_id == st.offline.client_id) {
         st.offline = null;
@@ -814,6 +930,8 @@
           ui.thanks.focus();
         }
       }
+    } else if (type == "goal_recorded") {
+      dropGoal(f.client_id);
     } else if (type == "error") {
       onError(f);
     }
@@ -843,6 +961,20 @@
 
   function onError(f) {
     var code = f.code, ref = f.ref;
+    if (code == "already_rated" && f.conversation_id) return markRated(f.conversation_id);
+    if (st.rating && !ref && f.conversation_id) {
+      st.rating = false;
+      ui.rateError.textContent = t("check_field");
+      ui.rateError.hidden = false;
+      return render();
+    }
+    if (st.transcript && ref == st.transcript.client_id) {
+      if (f.retry) return setTimeout(sendTranscript, f.retry_after_ms || 2000);
+      st.transcript = null;
+      ui.transcriptEmail.hidden = false;
+      ui.transcriptEmail.setAttribute("aria-invalid", "true");
+      return render();
+    }
     if (code == "bad_token") {
       // The server closes with 4001 next; the reconnect starts as a new visitor.
       local("token", null);
@@ -856,6 +988,10 @@
       local("offline", null);
       fieldError(f.field == "email" ? "cd-oemail" : f.field == "name" ? "cd-oname" : "cd-otext", true);
       return render();
+    }
+    if (ref && st.goals.some(function (g) { return g.client_id == ref; })) {
+      if (f.retry) return setTimeout(sendGoals, f.retry_after_ms || 2000);
+      return dropGoal(ref); // refused for good (a bad name or value): sending it again cannot help
     }
     if (ref && st.outbox.some(function (m) { return m.client_id == ref; })) {
       var item = st.outbox.filter(function (m) { return m.client_id == ref; })[0];
@@ -876,7 +1012,29 @@
     if (cmd == "open") openPanel();
     else if (cmd == "close") closePanel();
     else if (cmd == "toggle") (st.open ? closePanel : openPanel)();
+    else if (cmd == "goal") addGoal(args[1], args[2]);
     // Unknown commands are ignored, so a page written for a newer widget does not break.
+  }
+
+  // --- goals (conversion, docs/metrics.md) ---------------------------------------------------------
+  // Kept in localStorage until the server confirms, so a goal reported just before the page
+  // navigates away is sent from the next page; the client_id makes a resend harmless.
+  function addGoal(name, opts) {
+    if (typeof name != "string" || !name) return;
+    var goal = {client_id: uuid(), name: name.slice(0, 64)};
+    if (opts && typeof opts.value == "number" && isFinite(opts.value)) goal.value = opts.value;
+    st.goals = st.goals.concat([goal]).slice(-20);
+    local("goals", JSON.stringify(st.goals));
+    sendGoals();
+  }
+
+  function sendGoals() {
+    if (st.ready) st.goals.forEach(function (g) { send({type: "goal", client_id: g.client_id, name: g.name, value: g.value}); });
+  }
+
+  function dropGoal(clientId) {
+    st.goals = st.goals.filter(function (g) { return g.client_id != clientId; });
+    local("goals", st.goals.length ? JSON.stringify(st.goals) : null);
   }
 
   function pageChanged() {

@@ -10,14 +10,15 @@
       L = (navigator.language || "").toLowerCase(), S = __STRINGS__,
       T = S[/^lt/.test(L) ? "lt" : /^zh/.test(L) ? "zh-hans" : "en"];
 
-    // chatdesk("open"), chatdesk("close"), chatdesk("toggle"); later commands queue until the
-    // panel code is there and then run in order (app.js installs api._app).
+    // chatdesk("open"), chatdesk("close"), chatdesk("toggle"), chatdesk("goal", name, {value});
+    // later commands queue until the panel code is there and then run in order (app.js installs
+    // api._app). A goal loads the panel code (not the panel) to send it.
     var api = function () {
       try {
         var a = [].slice.call(arguments);
         if (api._app) return api._app(a);
         q.push(a);
-        if (a[0] == "open" || a[0] == "toggle") load();
+        if (a[0] == "open" || a[0] == "toggle" || a[0] == "goal") load();
       } catch (e) {}
     };
     api.q = q;
@@ -74,7 +75,7 @@
     try {
       // Time on site counts from the first page of this browser session.
       if (!sessionStorage.getItem(P + "t0")) sessionStorage.setItem(P + "t0", Date.now());
-      if (localStorage.getItem(P + "conv") || localStorage.getItem(P + "outbox")) load();
+      if (localStorage.getItem(P + "conv") || localStorage.getItem(P + "outbox") || localStorage.getItem(P + "goals")) load();
     } catch (e) {}
     if (q.length) load();
   } catch (e) {}

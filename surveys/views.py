@@ -1,0 +1,47 @@
+"""The survey page behind the emailed link: a plain HTML form (no JavaScript), CSRF-protected.
+
+It records through conversations.lifecycle.rate_conversation, as the widget does, so a second
+answer from either place is refused and the page says the chat was rated already.
+"""
+
+from django.core import signing
+from django.shortcuts import render
+from django.utils import translation
+from django.views.decorators.http import require_http_methods
+
+from conversations import lifecycle
+from conversations.models import Conversation
+from surveys import mailing
+from surveys.forms import SurveyForm
+from surveys.models import SurveyResponse
+
+
+@require_http_methods(["GET", "POST"])
+def survey_page(request, token: str):
+    try:
+        public_id = mailing.conversation_public_id(token)
+        conversation = Conversation.objects.select_related("site").get(public_id=public_id)
+    except (signing.BadSignature, Conversation.DoesNotExist, ValueError):
+        return render(request, "surveys/survey.html", {"state": "invalid"}, status=404)
+    # The page speaks the visitor's language (the one they chatted in), whatever the mail client's.
+    with translation.override(mailing.visitor_language(conversation)):
+        return _survey(request, conversation)
+
+
+def _survey(request, conversation: Conversation):
+    site = conversation.site
+    if SurveyResponse.objects.filter(conversation=conversation).exists():
+        return render(request, "surveys/survey.html", {"state": "answered", "site": site})
+    form = SurveyForm(request.POST if request.method == "POST" else None, site=site)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            lifecycle.rate_conversation(
+                conversation_id=conversation.pk, channel=SurveyResponse.Channel.EMAIL, csat=data["csat"],
+                comment=data["comment"], nps=data.get("nps"), ces=data.get("ces"),
+            )
+        except lifecycle.AlreadyRated:
+            return render(request, "surveys/survey.html", {"state": "answered", "site": site})
+        return render(request, "surveys/survey.html", {"state": "thanks", "site": site})
+    return render(request, "surveys/survey.html", {"state": "form", "site": site, "form": form},
+                  status=400 if form.is_bound else 200)

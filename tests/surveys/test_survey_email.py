@@ -1,0 +1,147 @@
+"""The survey email (email_survey) and its signed link page, in one process."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core import mail, signing
+from django.test import Client
+from django.utils import timezone
+
+from conversations import lifecycle
+from conversations.lifecycle import Actor
+from conversations.models import ConversationEvent, Message
+from surveys import mailing
+from surveys.models import Survey, SurveyResponse, TranscriptRequest
+from surveys.tasks import email_survey, email_transcript
+
+pytestmark = pytest.mark.django_db
+
+
+def link_in(message) -> str:
+    return re.search(r"http://\S+/survey/\S+/", message.body).group(0)
+
+
+def path_of(url: str) -> str:
+    return url.split("8000", 1)[1]
+
+
+def test_the_survey_is_emailed_once_however_often_the_task_runs(closed_chat):
+    results = [email_survey.apply(args=(closed_chat.pk,)).get() for _ in range(3)]
+
+    assert results == [True, False, False]
+    [sent] = mail.outbox
+    assert sent.to == ["ann@example.com"] and "Acme" in sent.subject
+    assert Survey.objects.get().emailed_at is not None
+
+
+def test_no_survey_goes_to_a_visitor_who_rated_in_the_widget_or_left_no_email(closed_chat, ann):
+    lifecycle.rate_conversation(conversation_id=closed_chat.pk, channel="widget", csat=5)
+    assert email_survey.apply(args=(closed_chat.pk,)).get() is False
+    ann.email = ""
+    ann.save()
+    SurveyResponse.objects.all().delete()
+    assert email_survey.apply(args=(closed_chat.pk,)).get() is False
+    assert mail.outbox == [] and not Survey.objects.exists()
+
+
+def test_a_run_that_died_after_claiming_is_taken_over_by_its_redelivery_not_by_another_task(closed_chat):
+    survey = Survey.objects.create(conversation=closed_chat, email="ann@example.com", language="en")
+    assert mailing.claim(Survey, survey.pk, "task-1")  # then the worker died before sending
+    assert not mailing.claim(Survey, survey.pk, "task-2")  # another task waits for the lease
+    assert mailing.claim(Survey, survey.pk, "task-1")  # the same message, delivered again, goes on
+    mailing.mark_sent(Survey, survey.pk, "task-1")
+    assert not mailing.claim(Survey, survey.pk, "task-1")
+    Survey.objects.update(claimed_at=timezone.now() - mailing.CLAIM_LEASE - timedelta(seconds=1))
+    assert not mailing.claim(Survey, survey.pk, "task-3")  # sent is sent, lease or not
+
+
+def test_the_link_opens_a_form_without_javascript_in_the_visitors_language(acme, ann, alice):
+    from tests.surveys.chats import finished_chat
+
+    acme.ask_nps = True
+    acme.save()
+    chat = finished_chat(acme, ann, alice, language="lt-LT")
+    email_survey.apply(args=(chat.pk,))
+    [sent] = mail.outbox
+    page = Client(enforce_csrf_checks=True).get(path_of(link_in(sent)))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert '<html lang="lt">' in html and "<script" not in html
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert 'name="nps"' in html and 'name="ces"' not in html
+
+
+def test_a_link_submitted_twice_records_one_answer_and_then_says_it_is_answered(closed_chat):
+    email_survey.apply(args=(closed_chat.pk,))
+    path = path_of(link_in(mail.outbox[0]))
+    client = Client(enforce_csrf_checks=True)
+    client.get(path)
+    token = client.cookies["csrftoken"].value
+
+    first = client.post(path, {"csat": "4", "comment": "Nice", "csrfmiddlewaretoken": token})
+    second = client.post(path, {"csat": "1", "csrfmiddlewaretoken": token})
+
+    assert "Thank you" in first.content.decode()
+    assert "already been rated" in second.content.decode()
+    assert list(SurveyResponse.objects.values_list("csat", "comment", "channel")) == [(4, "Nice", "email")]
+    assert closed_chat.events.filter(kind=ConversationEvent.Kind.RATED).count() == 1
+
+
+def test_a_post_without_the_csrf_token_is_refused(closed_chat):
+    path = "/survey/" + mailing.survey_token(closed_chat) + "/"
+    response = Client(enforce_csrf_checks=True).post(path, {"csat": "5"})
+    assert response.status_code == 403 and not SurveyResponse.objects.exists()
+
+
+def test_a_form_without_a_rating_is_shown_again_with_the_error(closed_chat):
+    response = Client().post("/survey/" + mailing.survey_token(closed_chat) + "/", {"comment": "hm"})
+    assert response.status_code == 400 and not SurveyResponse.objects.exists()
+
+
+def test_a_forged_or_expired_link_does_not_work(closed_chat, settings):
+    assert Client().get("/survey/forged:token/").status_code == 404
+    token = mailing.survey_token(closed_chat)
+    settings.SURVEY_LINK_MAX_AGE_DAYS = 1
+    later = timezone.now() + timedelta(days=2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(signing.time, "time", lambda: later.timestamp())
+        response = Client().post(f"/survey/{token}/", {"csat": "5"})
+    assert response.status_code == 404 and not SurveyResponse.objects.exists()
+
+
+def test_a_transcript_has_the_public_messages_only_and_is_sent_once_per_request(acme, ann, alice):
+    from tests.surveys.chats import finished_chat
+
+    chat, _ = lifecycle.start_conversation(site=acme, visitor=ann, name="Ann")
+    lifecycle.assign_conversation(conversation_id=chat.pk, agent=alice, actor=Actor.system())
+    lifecycle.post_message(conversation_id=chat.pk, actor=Actor.visitor(), text="Hello there", client_id="v1")
+    lifecycle.post_message(conversation_id=chat.pk, actor=Actor.of_agent(alice), text="SECRET NOTE",
+                           visibility=Message.Visibility.INTERNAL)
+    lifecycle.post_message(conversation_id=chat.pk, actor=Actor.of_agent(alice), text="Hi Ann <3")
+
+    first, created = lifecycle.request_transcript(conversation_id=chat.pk, request_id="r1")
+    again, created_again = lifecycle.request_transcript(conversation_id=chat.pk, request_id="r1")
+    assert created and not created_again and first.pk == again.pk
+    for _ in range(2):
+        email_transcript.apply(args=(first.pk,))
+
+    [sent] = mail.outbox
+    assert sent.to == ["ann@example.com"]
+    assert "Hello there" in sent.body and "Hi Ann <3" in sent.body and "Alice" in sent.body
+    assert "SECRET NOTE" not in sent.body
+    assert TranscriptRequest.objects.count() == 1
+    assert chat.events.filter(kind=ConversationEvent.Kind.TRANSCRIPT_REQUESTED).count() == 1
+
+
+def test_a_transcript_needs_an_email_and_keeps_one_given(acme, alice):
+    from tests.personas import make_visitor
+
+    bea = make_visitor(acme, "Bea")
+    chat, _ = lifecycle.start_conversation(site=acme, visitor=bea, name="Bea")
+    with pytest.raises(lifecycle.LifecycleError) as refused:
+        lifecycle.request_transcript(conversation_id=chat.pk, request_id="r1")
+    assert refused.value.code == "email_required"
+    lifecycle.request_transcript(conversation_id=chat.pk, request_id="r2", email="bea@example.com")
+    bea.refresh_from_db()
+    assert bea.email == "bea@example.com"
