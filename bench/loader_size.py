@@ -1,32 +1,41 @@
-"""Raw and gzipped size of the widget loader (what a customer's page downloads first).
+"""Size of the widget loader as a customer's page downloads it (GET /widget.js), raw and gzipped.
 
-    .venv/bin/python bench/loader_size.py [path ...]
+The view strips comments and indentation from widget/static/widget/loader.js and fills in the
+app URL and the launcher strings; the source file's own sizes are shown beside it.
+
+    .venv/bin/python bench/loader_size.py
 """
 
 import gzip
 import json
+import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT = ROOT / "widget" / "static" / "widget" / "loader.js"
+SOURCE = ROOT / "widget" / "static" / "widget" / "loader.js"
 
 
-def sizes(path: Path) -> dict:
-    raw = path.read_bytes()
-    return {"file": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path), "bytes": len(raw),
-            "gzip_bytes": len(gzip.compress(raw, compresslevel=9, mtime=0))}
+def sizes(name: str, body: bytes) -> dict:
+    return {"what": name, "bytes": len(body), "gzip_bytes": len(gzip.compress(body, compresslevel=9, mtime=0))}
 
 
-def main(argv: list[str]) -> int:
-    paths = [Path(p).resolve() for p in argv] or [DEFAULT]
-    missing = [p for p in paths if not p.is_file()]
-    if missing:
-        print(json.dumps({"missing": [str(p) for p in missing]}))
-        return 1
-    print(json.dumps([sizes(p) for p in paths], indent=2))
+def main() -> int:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatdesk.settings")
+    os.environ.setdefault("DEBUG", "1")
+    import django
+
+    django.setup()
+    from django.test import RequestFactory
+
+    from widget.views import widget_loader
+
+    served = widget_loader(RequestFactory().get("/widget.js")).content
+    print(json.dumps([sizes("GET /widget.js", served), sizes(str(SOURCE.relative_to(ROOT)), SOURCE.read_bytes())],
+                     indent=2))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

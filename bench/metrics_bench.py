@@ -78,6 +78,7 @@ def run(args) -> dict:
 
     django.setup()
     from django.contrib.auth import get_user_model
+    from django.db.models import Max, Min
     from django.utils import timezone
     from rest_framework.test import APIClient
 
@@ -85,9 +86,8 @@ def run(args) -> dict:
     from metrics import reports, rollup
     from metrics.models import DailyRollup
 
-    events = ConversationEvent.objects.order_by("at")
-    first_day = events.values_list("at", flat=True).first().date()
-    last_day = Conversation.objects.order_by("-created_at").values_list("created_at", flat=True).first().date()
+    span = Conversation.objects.aggregate(first=Min("created_at"), last=Max("created_at"))
+    first_day, last_day = span["first"].date(), span["last"].date()
     out: dict = {"history": {"first_day": first_day.isoformat(), "last_day": last_day.isoformat(),
                              "conversations": Conversation.objects.count(), "messages": Message.objects.count(),
                              "events": ConversationEvent.objects.count()}}

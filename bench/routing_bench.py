@@ -53,7 +53,7 @@ if "REDIS_URL" not in os.environ:
     os.environ["REDIS_URL"] = _redis.url
     atexit.register(_redis.stop)
 if ARGS.postgres:
-    from bench.run_visitor_bench import PG_BIN, TempPostgres, free_port
+    from bench.run_visitor_bench import TempPostgres, free_port
 
     _postgres = TempPostgres(free_port())
     os.environ["DATABASE_URL"] = _postgres.start()
