@@ -232,7 +232,7 @@ def main(argv=None) -> int:
     parser.add_argument("--server-debug", action="store_true",
                         help="run chatdesk's daphne with DEBUG=1 (it then keeps every query in memory)")
     parser.add_argument("--settings", help="DJANGO_SETTINGS_MODULE for chatdesk's daphne (a what-if, e.g. "
-                                               "bench.settings_persistent_db)")
+                                               "a settings module of your own)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the server logs in bench/results/")
     args = parser.parse_args(argv)
     if REDIS_SERVER is None:
