@@ -6,16 +6,14 @@ agent filter is forced to them and naming another agent is 403.
 """
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import Agent, Department
-from agents.permissions import agent_of, is_manager
 from conversations.models import Tag
 from metrics import compute, reports, selectors
-from metrics.permissions import ManagersOnly, ManagersOrAgents
+from metrics.permissions import ManagersOnly, ManagersOrAgents, scoped_filters
 from metrics.renderers import CSVRenderer
 from metrics.serializers import (
     AgentRow, DepartmentRow, MetricsQueryInput, PeriodRow, SummaryRow, TagRow, response_serializer,
@@ -27,15 +25,7 @@ class MetricsView(APIView):
     renderer_classes = [JSONRenderer, CSVRenderer]
 
     def filters(self, request) -> dict:
-        data = MetricsQueryInput(data=request.query_params)
-        data.is_valid(raise_exception=True)
-        filters = dict(data.validated_data)
-        if not is_manager(request.user):
-            own = agent_of(request.user)
-            if filters.get("agent") not in (None, own.pk):
-                raise PermissionDenied("agents see only their own numbers")
-            filters["agent"] = own.pk
-        return filters
+        return scoped_filters(request, MetricsQueryInput)
 
     def tallies(self, filters: dict, scopes: tuple[str, ...]):
         query = selectors.Query(

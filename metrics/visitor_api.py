@@ -10,13 +10,11 @@ import re
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents.permissions import agent_of, is_manager
 from metrics import conversion
-from metrics.permissions import ManagersOnly, ManagersOrAgents
+from metrics.permissions import ManagersOnly, ManagersOrAgents, scoped_filters
 from metrics.serializers import MetricsQueryInput
 
 _GOAL_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -93,14 +91,7 @@ class ConversionView(APIView):
     @extend_schema(parameters=[ConversionInput], responses=_response(ConversionRow, "MetricsConversion"))
     def get(self, request):
         """Conversion rate per local day (the day the chat closed) and over the range."""
-        data = ConversionInput(data=request.query_params)
-        data.is_valid(raise_exception=True)
-        filters = dict(data.validated_data)
-        if not is_manager(request.user):
-            own = agent_of(request.user)
-            if filters.get("agent") not in (None, own.pk):
-                raise PermissionDenied("agents see only their own numbers")
-            filters["agent"] = own.pk
+        filters = scoped_filters(request, ConversionInput)
         buckets = conversion.day_buckets(filters["from"], filters["to"], filters["tz"])
         chats, goals = conversion.load_conversion(buckets[0].start, buckets[-1].end, site_id=filters.get("site"),
                                                   agent_id=filters.get("agent"))
