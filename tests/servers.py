@@ -248,3 +248,27 @@ def start_celery_worker(server: LiveServer, folder: Path) -> CeleryWorker:
         process.stop()
         raise
     return CeleryWorker(mail_dir=mail_dir, env=env, process=process)
+
+
+def shell(server, code: str) -> str:
+    """Run code in the live server's `manage.py shell`; returns the last line it printed."""
+    output = manage(server.env, "shell", "-c", code).strip().splitlines()
+    return output[-1] if output else ""
+
+
+def set_agent_status(server, username: str, status: str) -> None:
+    """Through agents.presence, as the console would (routing runs when an agent comes online)."""
+    shell(server, "from agents.models import Agent; from agents.presence import set_agent_status; "
+                  f"set_agent_status(Agent.objects.get(user__username={username!r}), {status!r})")
+
+
+def clear_floor(server) -> None:
+    """Every demo agent offline and every chat left open by earlier tests closed: the next chat goes
+    to whoever a test puts online, with all their slots free."""
+    for username in ("alice", "bob", "carol", "sam"):
+        set_agent_status(server, username, "offline")
+    shell(server, (
+        "from conversations.models import Conversation; from conversations import lifecycle; "
+        "[lifecycle.close_conversation(conversation_id=c.pk, actor=lifecycle.Actor.system()) "
+        "for c in Conversation.objects.filter(status__in=Conversation.OPEN_STATUSES)]"
+    ))

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from tests.servers import manage
+from tests.servers import clear_floor, set_agent_status, shell
 
 pytestmark = pytest.mark.browser
 
@@ -36,17 +36,6 @@ window.Notification = class {
 """
 
 
-def shell(server, code: str) -> str:
-    """Run code in the live server's `manage.py shell`; returns the last line it printed."""
-    output = manage(server.env, "shell", "-c", code).strip().splitlines()
-    return output[-1] if output else ""
-
-
-def set_agent_status(server, username: str, status: str) -> None:
-    shell(server, "from agents.models import Agent; from agents.presence import set_agent_status; "
-                  f"set_agent_status(Agent.objects.get(user__username={username!r}), {status!r})")
-
-
 @pytest.fixture
 def browser():
     with playwright_api.sync_playwright() as playwright:
@@ -58,13 +47,7 @@ def browser():
 @pytest.fixture
 def demo_floor(chatdesk_server):
     """Nobody online and no chat left open by earlier tests, so the new chat goes to Alice."""
-    for username in ("alice", "bob", "carol", "sam"):
-        set_agent_status(chatdesk_server, username, "offline")
-    shell(chatdesk_server, (
-        "from conversations.models import Conversation; from conversations import lifecycle; "
-        "[lifecycle.close_conversation(conversation_id=c.pk, actor=lifecycle.Actor.system()) "
-        "for c in Conversation.objects.filter(status__in=Conversation.OPEN_STATUSES)]"
-    ))
+    clear_floor(chatdesk_server)
     yield
     for username in ("alice", "bob"):
         set_agent_status(chatdesk_server, username, "offline")

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from agents import dispatch, offers, wait_limit
+from agents import offers, wait_limit
 from agents.models import Agent, AgentStatusEvent, Department, RoutingEvent
 from agents.tasks import expire_offer, sweep_queues
 from conversations import lifecycle

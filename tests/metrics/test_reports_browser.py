@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from tests.servers import manage
+from tests.servers import shell
 
 pytestmark = pytest.mark.browser
 
@@ -53,11 +53,6 @@ lifecycle.close_conversation(conversation_id=chat.pk, actor=Actor.visitor())
 for agent in Agent.objects.all():
     set_agent_status(agent, "offline")
 """
-
-
-def shell(server, code: str) -> str:
-    output = manage(server.env, "shell", "-c", code).strip().splitlines()
-    return output[-1] if output else ""
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.servers import manage
+from tests.servers import clear_floor, set_agent_status
 
 pytestmark = pytest.mark.browser
 
@@ -18,15 +18,9 @@ CHROMIUM = "/usr/bin/chromium"
 XSS = "<img src=x onerror=alert(1)>"
 
 
-def set_agent_status(server, username: str, status: str) -> None:
-    manage(server.env, "shell", "-c", (
-        "from agents.models import Agent; from agents.presence import set_agent_status; "
-        f"set_agent_status(Agent.objects.get(user__username={username!r}), {status!r})"
-    ))
-
-
 @pytest.fixture(scope="module")
 def alice_online(chatdesk_server):
+    clear_floor(chatdesk_server)  # earlier modules may have left agents online or Alice's slots taken
     set_agent_status(chatdesk_server, "alice", "online")
     yield
     set_agent_status(chatdesk_server, "alice", "offline")
