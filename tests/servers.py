@@ -164,7 +164,6 @@ def server_env(*, database_url: str, redis_url: str, channel_prefix: str, mail_d
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "CHANNEL_PREFIX": channel_prefix,
-        "CHANNEL_LAYER": "redis",
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(mail_dir),
         "PYTHONUNBUFFERED": "1",

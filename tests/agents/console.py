@@ -71,17 +71,22 @@ def session_cookie(user) -> str:
     return client.cookies["sessionid"].value
 
 
-async def connect(agent_or_user=None, *, origin: str | None = CONSOLE_ORIGIN) -> Console:
+async def open_staff_socket(path: str, agent_or_user=None, *, origin: str | None = CONSOLE_ORIGIN):
+    """A connected socket of a staff page (console, wallboard), signed in as that user if given."""
     headers = [(b"host", b"localhost:8000")]
     if origin:
         headers.append((b"origin", origin.encode()))
     if agent_or_user is not None:
         user = agent_or_user.user if isinstance(agent_or_user, Agent) else agent_or_user
         headers.append((b"cookie", f"sessionid={await db(session_cookie)(user)}".encode()))
-    communicator = WebsocketCommunicator(application, "/ws/agent/", headers=headers)
+    communicator = WebsocketCommunicator(application, path, headers=headers)
     connected, _ = await communicator.connect()
     assert connected
-    return Console(communicator)
+    return communicator
+
+
+async def connect(agent_or_user=None, *, origin: str | None = CONSOLE_ORIGIN) -> Console:
+    return Console(await open_staff_socket("/ws/agent/", agent_or_user, origin=origin))
 
 
 def queued_chat(site, visitor_name: str = "Ann", topic=None) -> Conversation:

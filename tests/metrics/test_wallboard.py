@@ -9,17 +9,15 @@ import time
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from agents.models import Agent
-from chatdesk.asgi import application
 from conversations import lifecycle
 from conversations.lifecycle import Actor
 from metrics import consumers, wallboard
-from tests.agents.console import CONSOLE_ORIGIN, Console, chat_with, queued_chat, session_cookie, switch_routing_off
+from tests.agents.console import CONSOLE_ORIGIN, Console, chat_with, open_staff_socket, queued_chat, switch_routing_off
 from tests.personas import make_agent, make_site, make_topic
 
 db = database_sync_to_async
@@ -73,16 +71,7 @@ class Wallboard(Console):
 
 
 async def open_wallboard(user=None, *, origin: str | None = CONSOLE_ORIGIN) -> Wallboard:
-    headers = [(b"host", b"localhost:8000")]
-    if origin:
-        headers.append((b"origin", origin.encode()))
-    if user is not None:
-        user = user.user if isinstance(user, Agent) else user
-        headers.append((b"cookie", f"sessionid={await db(session_cookie)(user)}".encode()))
-    communicator = WebsocketCommunicator(application, "/ws/wallboard/", headers=headers)
-    connected, _ = await communicator.connect()
-    assert connected
-    return Wallboard(communicator)
+    return Wallboard(await open_staff_socket("/ws/wallboard/", user, origin=origin))
 
 
 async def greeted(user) -> tuple[Wallboard, dict]:
