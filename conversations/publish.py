@@ -39,7 +39,7 @@ def supervisors_group() -> str:
 
 
 def send_frame(group: str, frame: dict) -> None:
-    """Send now; for frames that change no stored state (typing indicators)."""
+    """Send now, waiting for it: the path outside a daphne process (Celery, management commands)."""
     async_to_sync(get_channel_layer().group_send)(group, {"type": "conv.frame", "frame": frame})
 
 
