@@ -78,6 +78,7 @@ def run(args) -> dict:
 
     django.setup()
     from django.contrib.auth import get_user_model
+    from django.core.management import call_command
     from django.db.models import Max, Min
     from django.utils import timezone
     from rest_framework.test import APIClient
@@ -86,6 +87,7 @@ def run(args) -> dict:
     from metrics import reports, rollup
     from metrics.models import DailyRollup
 
+    call_command("migrate", verbosity=0)  # a history written by an earlier version gets today's schema
     span = Conversation.objects.aggregate(first=Min("created_at"), last=Max("created_at"))
     first_day, last_day = span["first"].date(), span["last"].date()
     out: dict = {"history": {"first_day": first_day.isoformat(), "last_day": last_day.isoformat(),

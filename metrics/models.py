@@ -9,8 +9,9 @@ class DailyRollup(models.Model):
 
     `key` is the agent, department or tag id (0: the total, or chats without a department); it is
     not a foreign key, so a day's numbers stay as computed when an agent or tag is deleted.
-    The columns are counts and sums; `samples` holds the duration samples in seconds, so days
-    combine into weeks and months with exact medians and p90s.
+    The columns are counts and sums; `sample_data` holds the duration samples (milliseconds) and
+    survey scores as compute.Samples.to_bytes packs them, so days combine into weeks and months
+    with exact medians and p90s.
     """
 
     class Scope(models.TextChoices):
@@ -45,7 +46,7 @@ class DailyRollup(models.Model):
     busy_seconds = models.FloatField(default=0)
     chat_seconds = models.FloatField(default=0)
     handled_segments = models.PositiveIntegerField(default=0)
-    samples = models.JSONField(default=dict, blank=True)
+    sample_data = models.BinaryField(default=bytes, blank=True)
 
     class Meta:
         constraints = [
@@ -60,16 +61,16 @@ class DailyRollup(models.Model):
     def __str__(self) -> str:
         return f"{self.day} {self.scope} {self.key}"
 
-    TALLY_FIELDS = tuple(f.name for f in compute.Tally.__dataclass_fields__.values() if f.name != "samples")
+    TALLY_FIELDS = compute.COUNT_FIELDS
 
     @classmethod
     def from_tally(cls, tally: compute.Tally, **fields) -> "DailyRollup":
-        return cls(**fields, **{name: getattr(tally, name) for name in cls.TALLY_FIELDS}, samples=tally.samples)
+        return cls(**fields, **{name: getattr(tally, name) for name in cls.TALLY_FIELDS},
+                   sample_data=tally.samples.to_bytes())
 
     def to_tally(self) -> compute.Tally:
-        tally = compute.Tally(**{name: getattr(self, name) for name in self.TALLY_FIELDS})
-        tally.samples = {name: list(self.samples.get(name, [])) for name in compute.SAMPLE_NAMES}
-        return tally.normalised()
+        return compute.Tally(**{name: getattr(self, name) for name in self.TALLY_FIELDS},
+                             samples=compute.Samples.from_bytes(bytes(self.sample_data)))
 
 
 class WidgetLoad(models.Model):

@@ -69,13 +69,12 @@ def compute_tallies(query: selectors.Query, *, as_of: datetime | None = None,
     tallies: dict[compute.Key, compute.Tally] = {}
     # Plain values, not model instances: a 30-day per-agent report reads thousands of rows.
     names = DailyRollup.TALLY_FIELDS
-    for day, scope, key, samples, *values in DailyRollup.objects.filter(
-            day__in=sorted(stored), scope__in=scopes).values_list("day", "scope", "key", "samples", *names):
-        tally = compute.Tally(**dict(zip(names, values)))
-        tally.samples = {name: list(samples.get(name, [])) for name in compute.SAMPLE_NAMES}
+    for day, scope, key, sample_data, *values in DailyRollup.objects.filter(
+            day__in=sorted(stored), scope__in=scopes).values_list("day", "scope", "key", "sample_data", *names):
+        tally = compute.Tally(*values, samples=compute.Samples.from_bytes(sample_data))
         if scope == compute.TOTAL and tally == compute.Tally():
             continue  # the row rollup_day writes for a day without activity; the live tallies have none
-        tallies[(index[day], scope, key)] = tally.normalised()
+        tallies[(index[day], scope, key)] = tally
     for first, last in _runs([day for day in index if day not in stored]):
         _, live = selectors.compute_tallies(dataclasses.replace(query, first_day=first, last_day=last),
                                             as_of=as_of, scopes=scopes, config=config)

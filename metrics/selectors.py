@@ -1,7 +1,8 @@
 """Reads for metrics: the event rows of a time range, in a constant number of queries.
 
-`load` gathers everything metrics/compute.py needs for [start, end): six queries whatever the
-number of chats, agents or days. `compute` turns a request (local days, granularity, time zone,
+`load` gathers everything metrics/compute.py needs for [start, end): a few queries, and three
+more per ID_CHUNK chats (the chats, their events, their visitors' other chats), each an index
+lookup by id. `compute` turns a request (local days, granularity, time zone,
 filters) into tallies; the REST API and the daily rollup both call it, so they cannot disagree.
 """
 
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db import connection
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from agents.models import Agent, AgentStatusEvent
@@ -27,6 +29,8 @@ REPLAYED_KINDS = (
     compute.QUEUED, compute.ASSIGNED, compute.ACCEPTED, compute.MESSAGE, compute.TRANSFERRED, compute.REQUEUED,
     compute.TAGGED, compute.UNTAGGED, compute.OFFLINE_MESSAGE, *compute.END_KINDS, compute.RATED,
 )
+# Chats per IN (...) list when loading a range.
+ID_CHUNK = 5000
 
 
 @dataclass
@@ -36,43 +40,57 @@ class Dataset:
     contacts: dict[int, list[tuple[datetime, int]]]
 
 
-def _conversation_ids(start: datetime, end: datetime) -> Q:
-    """Chats with any event in the range, or queued before it and not ended before it."""
-    in_range = ConversationEvent.objects.filter(at__gte=start, at__lt=end).values("conversation_id")
+def _conversation_ids(start: datetime, end: datetime) -> list[int]:
+    """Chats with a replayed event in the range, or queued before it and not ended before it.
+
+    Two index range scans ((kind, at)), joined here: one query that ORed the two sets made
+    PostgreSQL scan every event (bench/README.md).
+    """
+    in_range = ConversationEvent.objects.filter(kind__in=REPLAYED_KINDS, at__gte=start, at__lt=end)
     since = start - OPEN_CHAT_LOOKBACK
-    ended_before = ConversationEvent.objects.filter(
-        kind__in=compute.END_KINDS, at__gte=since, at__lt=start).values("conversation_id")
-    open_at_start = ConversationEvent.objects.filter(
-        kind=compute.QUEUED, at__gte=since, at__lt=start).exclude(conversation_id__in=ended_before).values(
-        "conversation_id")
-    return Q(conversation_id__in=in_range) | Q(conversation_id__in=open_at_start)
+    queued_before = ConversationEvent.objects.filter(kind=compute.QUEUED, at__gte=since, at__lt=start)
+    ended_before = ConversationEvent.objects.filter(kind__in=compute.END_KINDS, at__gte=since, at__lt=start)
+    ids = set(in_range.values_list("conversation_id", flat=True).distinct())
+    ids |= set(queued_before.values_list("conversation_id", flat=True)) - set(
+        ended_before.values_list("conversation_id", flat=True))
+    return sorted(ids)
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    """Ids in lists short enough for one IN (...) on every database (SQLite limits parameters)."""
+    size = min(connection.features.max_query_params or ID_CHUNK, ID_CHUNK)
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
 def load(start: datetime, end: datetime, *, config: compute.Config = compute.DEFAULT_CONFIG) -> Dataset:
-    """Every fact needed for [start, end) (aware datetimes). Six queries."""
-    chats_q = _conversation_ids(start, end)
-    chats = {
-        pk: compute.Chat(id=pk, site_id=site_id, visitor_id=visitor_id, department_id=department_id)
-        for pk, site_id, visitor_id, department_id in Conversation.objects.filter(
-            pk__in=ConversationEvent.objects.filter(chats_q).values("conversation_id")
-        ).values_list("pk", "site_id", "visitor_id", "department_id")
-    }
-    events: dict[int, list[compute.Event]] = defaultdict(list)
-    for pk, conversation_id, kind, at, agent_id, details in ConversationEvent.objects.filter(
-        chats_q, kind__in=REPLAYED_KINDS,
-    ).values_list("pk", "conversation_id", "kind", "at", "actor_agent_id", "details"):
-        events[conversation_id].append(compute.Event(conversation_id, kind, at, agent_id, details or {}, pk))
-    tag_ids = {(site_id, name): pk for pk, site_id, name in Tag.objects.values_list("pk", "site_id", "name")}
-    facts = [compute.chat_facts(chats[pk], events.get(pk, []), tag_ids) for pk in sorted(chats)]
+    """Every fact needed for [start, end) (aware datetimes).
 
-    # First contact resolution: the visitors' chats up to a window after the range.
+    Six queries (three find the chats), and three more per ID_CHUNK chats.
+    """
+    ids = _conversation_ids(start, end)
+    chats: dict[int, compute.Chat] = {}
+    events: dict[int, list[compute.Event]] = defaultdict(list)
     contacts: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
-    for visitor_id, at, conversation_id in ConversationEvent.objects.filter(
-        kind__in=(compute.QUEUED, compute.OFFLINE_MESSAGE), at__gt=start, at__lte=end + config.fcr_window,
-        conversation__visitor_id__in=Conversation.objects.filter(
-            pk__in=ConversationEvent.objects.filter(chats_q).values("conversation_id")).values("visitor_id"),
-    ).values_list("conversation__visitor_id", "at", "conversation_id"):
-        contacts[visitor_id].append((at, conversation_id))
+    for chunk in _chunks(ids):
+        for pk, site_id, visitor_id, department_id in Conversation.objects.filter(pk__in=chunk).values_list(
+                "pk", "site_id", "visitor_id", "department_id"):
+            chats[pk] = compute.Chat(id=pk, site_id=site_id, visitor_id=visitor_id, department_id=department_id)
+        for pk, conversation_id, kind, at, agent_id, details in ConversationEvent.objects.filter(
+                conversation_id__in=chunk, kind__in=REPLAYED_KINDS,
+        ).values_list("pk", "conversation_id", "kind", "at", "actor_agent_id", "details"):
+            events[conversation_id].append(compute.Event(conversation_id, kind, at, agent_id, details or {}, pk))
+        # First contact resolution: the visitors' chats up to a window after the range.
+        visitors = sorted({chats[pk].visitor_id for pk in chunk if pk in chats})
+        for visitor_id, at, conversation_id in ConversationEvent.objects.filter(
+                kind__in=(compute.QUEUED, compute.OFFLINE_MESSAGE), at__gt=start, at__lte=end + config.fcr_window,
+                conversation__visitor_id__in=visitors,
+        ).values_list("conversation__visitor_id", "at", "conversation_id"):
+            contacts[visitor_id].append((at, conversation_id))
+    for found in contacts.values():
+        found[:] = sorted(set(found))  # a visitor of two chunks was looked up twice
+    tag_ids = {(site_id, name): pk for pk, site_id, name in Tag.objects.values_list("pk", "site_id", "name")}
+    facts = [compute.chat_facts(chats[pk], events.get(pk, []), tag_ids)
+             for pk in sorted(chats)]
 
     changes: dict[int, list[compute.StatusChange]] = defaultdict(list)
     for agent_id, at, status in AgentStatusEvent.objects.filter(

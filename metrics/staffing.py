@@ -225,8 +225,8 @@ def plan_from_history(*, today: date, weeks: int = DEFAULT_WEEKS, tz: ZoneInfo, 
                             tz=tz, site_id=site_id)
     _, tallies = selectors.compute_tallies(query, as_of=as_of, scopes=(compute.TOTAL,))
     total = selectors.combine(tallies, compute.TOTAL).get(compute.NO_KEY, compute.Tally())
-    handle = total.samples["handle"]
-    observed_handle = sum(handle) / len(handle) if handle else None
+    handle = total.samples.values("handle")  # milliseconds
+    observed_handle = int(handle.sum()) / handle.size / 1000 if handle.size else None
     # Chat-seconds over busy seconds: the mean number of chats an agent had open while busy.
     observed_concurrency = total.chat_seconds / total.busy_seconds if total.busy_seconds else None
     return (start, end), plan(

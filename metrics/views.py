@@ -55,6 +55,7 @@ UI_STRINGS = {
     "frt_legend_p90": _("p90"),
     "frt_legend_mean": _("Mean"),
     "frt_distribution": _("Distribution over the range"),
+    "frt_histogram": _("First replies per response time"),
     "sl_chart": _("Service level"),
     "sl_target": _("Target {n}"),
     "csat_chart": _("CSAT trend"),

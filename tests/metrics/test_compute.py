@@ -258,3 +258,50 @@ def test_tallies_of_two_halves_merge_into_the_whole():
     for tally in hours.values():
         merged.merge(tally)
     assert merged.normalised() == whole
+
+
+def test_samples_keep_milliseconds_and_survive_packing_and_merging():
+    first, second = compute.Tally(), compute.Tally()
+    for seconds in (12.3456, 0.0004, 7):
+        first.add_sample("first_response", seconds)
+    second.add_sample("first_response", 3.0)
+    second.add_sample("csat", 4)
+    stored = compute.Samples.from_bytes(first.samples.to_bytes())
+    assert stored.values("first_response").tolist() == [0, 7000, 12346]
+    merged = compute.Tally(samples=stored).merge(second)
+    assert merged.samples.values("first_response").tolist() == [0, 3000, 7000, 12346]
+    assert merged.samples.values("csat").tolist() == [4]
+    assert compute.Samples.from_bytes(merged.samples.to_bytes()) == merged.samples
+    assert compute.Samples.from_bytes(b"") == compute.Samples()
+
+
+def test_samples_longer_than_int32_milliseconds_are_stored_wide():
+    tally = compute.Tally()
+    month = 30 * 24 * 3600  # 2 592 000 000 ms: above 2**31 - 1
+    tally.add_sample("resolution", month)
+    tally.add_sample("resolution", 1)
+    packed = tally.samples.to_bytes()
+    assert len(packed) == 4 * len(compute.SAMPLE_NAMES) + 8 * 2
+    assert compute.Samples.from_bytes(packed).values("resolution").tolist() == [1000, month * 1000]
+    narrow = compute.Tally()
+    narrow.add_sample("resolution", 1)
+    assert len(narrow.samples.to_bytes()) == 4 * len(compute.SAMPLE_NAMES) + 4
+
+
+def test_durations_summarise_exactly_in_seconds():
+    tally = compute.Tally()
+    for seconds in (1, 2, 3.5, 10):
+        tally.add_sample("handle", seconds)
+    assert tally.metrics()["handle_seconds"] == {"count": 4, "mean": 4.125, "median": 2.75, "p90": 10.0}
+
+
+def test_first_response_histogram_counts_each_reply_once_between_its_bounds():
+    tally = compute.Tally()
+    for seconds in (0, 9.999, 10, 19, 45, 599.9, 600, 3600):
+        tally.add_sample("first_response", seconds)
+    histogram = tally.metrics()["first_response_histogram"]
+    assert list(histogram) == ["0-10", "10-20", "20-30", "30-45", "45-60", "60-90", "90-120", "120-180",
+                               "180-300", "300-600", "600+"]
+    assert histogram == {"0-10": 2, "10-20": 2, "20-30": 0, "30-45": 0, "45-60": 1, "60-90": 0, "90-120": 0,
+                         "120-180": 0, "180-300": 0, "300-600": 1, "600+": 2}
+    assert sum(compute.Tally().metrics()["first_response_histogram"].values()) == 0

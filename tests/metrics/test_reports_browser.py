@@ -133,6 +133,11 @@ def test_a_supervisor_reads_the_reports_and_watches_the_wallboard_live(chatdesk_
     assert card(sam, "handle") == seconds(summary["handle_seconds"]["mean"])
     expect(sam.locator("#chart-volume svg")).to_be_visible()
     expect(sam.locator("#chart-sl svg")).to_be_visible()
+    # The FRT distribution: one bar per band, the API's counts.
+    bands = sam.locator("#frt-histogram li")
+    assert bands.evaluate_all("els => els.map(e => [e.dataset.band, e.querySelector('.hist-count').textContent])") == [
+        [band, str(n)] for band, n in summary["first_response_histogram"].items()]
+    assert sum(summary["first_response_histogram"].values()) == summary["first_response_seconds"]["count"] > 0
 
     # The agents table: one row per agent of the API, with its numbers.
     agents = api("agents")

@@ -14,7 +14,7 @@ from django_celery_beat.models import PeriodicTask
 
 from conversations import lifecycle
 from conversations.lifecycle import Actor
-from conversations.models import ConversationEvent
+from conversations.models import Conversation, ConversationEvent
 from metrics import compute, rollup, selectors
 from metrics.models import DailyRollup
 from tests.metrics import golden
@@ -73,16 +73,24 @@ def test_an_empty_day_still_gets_its_total_row():
     assert list(DailyRollup.objects.values_list("scope", "key", "chats")) == [("total", 0, 0)]
 
 
-def test_loading_a_range_takes_the_same_number_of_queries_however_many_chats(golden_day):
-    with CaptureQueriesContext(connection) as few:
-        selectors.load(golden.DAY, golden.DAY + timedelta(days=1))
+def test_loading_a_range_takes_three_queries_per_chunk_of_chats_whatever_their_history(golden_day, monkeypatch):
+    def load_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            selectors.load(golden.DAY, golden.DAY + timedelta(days=1))
+        return len(queries)
+
+    chats = Conversation.objects.count()
+    monkeypatch.setattr(selectors, "ID_CHUNK", chats)
+    one_chunk = load_queries()
     site = make_site("other")
     for n in range(5):
         chat, _ = lifecycle.start_conversation(site=site, visitor=make_visitor(site, f"v{n}"))
+        lifecycle.post_message(conversation_id=chat.pk, actor=Actor.visitor(), text="hello")  # more history
         ConversationEvent.objects.filter(conversation=chat).update(at=golden.at(f"16:0{n}:00"))
-    with CaptureQueriesContext(connection) as more:
-        selectors.load(golden.DAY, golden.DAY + timedelta(days=1))
-    assert len(few) == len(more) == 6
+    monkeypatch.setattr(selectors, "ID_CHUNK", chats + 5)
+    assert load_queries() == one_chunk == 6 + 3
+    monkeypatch.setattr(selectors, "ID_CHUNK", (chats + 5 + 1) // 2)
+    assert load_queries() == 6 + 3 * 2
 
 
 def test_real_lifecycle_calls_replay_into_the_same_facts(settings):

@@ -277,6 +277,7 @@ function renderCharts(periods, granularity, summary) {
       ["chats", fmt.int(frt.count)], ["frt_legend_median", fmt.dur(frt.median)],
       ["frt_legend_mean", fmt.dur(frt.mean)], ["frt_legend_p90", fmt.dur(frt.p90)],
     ].map(([key, value]) => h("div", {class: "dist-stat"}, [h("b", {text: value}), h("span", {text: t(key)})]))),
+    frtHistogram(summary.first_response_histogram),
   );
   const csat = periods.map(csatOf);
   const csatCard = $("csat-card");
@@ -285,6 +286,18 @@ function renderCharts(periods, granularity, summary) {
     lineChart($("chart-csat"), {...common, format: (v) => (v == null ? DASH : dec2.format(v)), yMax: 5,
       series: [{name: t("csat"), values: csat.map((c) => (c ? c.mean : null)), color: COLORS.violet}]});
   }
+}
+
+/* First replies per time band ("0-10", ..., "600+" seconds): a labelled bar per band, longest bar = most replies. */
+function frtHistogram(bands) {
+  const counts = Object.values(bands);
+  const most = Math.max(1, ...counts);
+  return h("ol", {class: "hist", id: "frt-histogram", "aria-label": t("frt_histogram")},
+    Object.entries(bands).map(([band, n]) => h("li", {"data-band": band}, [
+      h("span", {class: "hist-band", text: t("seconds", {n: band.replace("-", "–")})}),
+      h("span", {class: "hist-track"}, [h("span", {class: "hist-bar", style: `width: ${(100 * n) / most}%`})]),
+      h("b", {class: "hist-count", text: fmt.int(n)}),
+    ])));
 }
 
 // --- tables ----------------------------------------------------------------------------------
