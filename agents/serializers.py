@@ -97,7 +97,8 @@ class TransferInput(serializers.Serializer):
 
 
 class ConversationSerializer(serializers.ModelSerializer):
-    agent_name = serializers.CharField(source="assigned_agent.display_name", read_only=True, default=None)
+    agent_name = serializers.CharField(source="assigned_agent.display_name", read_only=True, default=None,
+                                       allow_null=True, help_text="null: no agent holds the chat")
 
     class Meta:
         model = Conversation

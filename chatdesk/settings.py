@@ -157,6 +157,17 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "chatdesk API", "VERSION": "1.0.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Every choice set named after its owner, so two fields called `status` (an agent's, a chat's) get
+    # two stable component names instead of a hash suffix; tests/test_openapi_schema.py fails on warnings.
+    "ENUM_NAME_OVERRIDES": {
+        "AgentStatusEnum": "agents.models.Agent.Status",
+        "AgentRoleEnum": "agents.models.Agent.Role",
+        "ConversationStatusEnum": "conversations.models.Conversation.Status",
+        "DepartmentStrategyEnum": "agents.models.Department.Strategy",
+        "DepartmentAcceptModeEnum": "agents.models.Department.AcceptMode",
+        "MetricsGranularityEnum": "metrics.compute.GRANULARITIES",
+        "WeekdayEnum": "metrics.staffing.WEEKDAYS",
+    },
 }
 
 LOGGING = {

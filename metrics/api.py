@@ -5,7 +5,8 @@ days from the daily rollup, the rest from the events), the rows are shaped here.
 agent filter is forced to them and naming another agent is 403.
 """
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -50,8 +51,19 @@ class MetricsView(APIView):
 QUERY = [MetricsQueryInput]
 
 
+def responses(row_class, name) -> dict:
+    """The JSON body, and the CSV that `?format=csv` gives instead (metrics/renderers.py): text, not the JSON shape."""
+    return {
+        (200, "application/json"): OpenApiResponse(
+            response_serializer(row_class, name),
+            description="JSON: the filters as applied and the rows. CSV: the rows, nested numbers flattened "
+                        "(first_response_seconds_mean, ...), as an attachment."),
+        (200, "text/csv"): OpenApiTypes.STR,
+    }
+
+
 class SummaryView(MetricsView):
-    @extend_schema(parameters=QUERY, responses=response_serializer(SummaryRow, "MetricsSummary"))
+    @extend_schema(parameters=QUERY, responses=responses(SummaryRow, "MetricsSummary"))
     def get(self, request):
         """All metrics over the range: of the whole team, or of one agent when `agent` is given."""
         filters = self.filters(request)
@@ -62,7 +74,7 @@ class SummaryView(MetricsView):
 
 
 class AgentsView(MetricsView):
-    @extend_schema(parameters=QUERY, responses=response_serializer(AgentRow, "MetricsAgents"))
+    @extend_schema(parameters=QUERY, responses=responses(AgentRow, "MetricsAgents"))
     def get(self, request):
         """One row per agent with any activity in the range (an agent: only their own row)."""
         filters = self.filters(request)
@@ -79,7 +91,7 @@ class AgentsView(MetricsView):
 class DepartmentsView(MetricsView):
     permission_classes = [ManagersOnly]
 
-    @extend_schema(parameters=QUERY, responses=response_serializer(DepartmentRow, "MetricsDepartments"))
+    @extend_schema(parameters=QUERY, responses=responses(DepartmentRow, "MetricsDepartments"))
     def get(self, request):
         """One row per department (by the chat's department; id null: chats without one)."""
         filters = self.filters(request)
@@ -94,7 +106,7 @@ class DepartmentsView(MetricsView):
 class TagsView(MetricsView):
     permission_classes = [ManagersOnly]
 
-    @extend_schema(parameters=QUERY, responses=response_serializer(TagRow, "MetricsTags"))
+    @extend_schema(parameters=QUERY, responses=responses(TagRow, "MetricsTags"))
     def get(self, request):
         """Tag usage: one row per tag on chats of the range, with its share of all ended chats."""
         filters = self.filters(request)
@@ -110,7 +122,7 @@ class TagsView(MetricsView):
 
 
 class TimeseriesView(MetricsView):
-    @extend_schema(parameters=QUERY, responses=response_serializer(PeriodRow, "MetricsTimeseries"))
+    @extend_schema(parameters=QUERY, responses=responses(PeriodRow, "MetricsTimeseries"))
     def get(self, request):
         """The summary per period (hour, day, week or month, in `tz`), every period of the range listed."""
         filters = self.filters(request)

@@ -3,6 +3,7 @@
 from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
@@ -83,6 +84,19 @@ class DurationSerializer(serializers.Serializer):
     p90 = serializers.FloatField(allow_null=True)
 
 
+# The band labels as compute.histogram names them ("0-10", ..., "600+"), so the two cannot drift apart.
+FRT_HISTOGRAM_BANDS = tuple(compute.histogram(np.zeros(0, dtype=np.int64), compute.FRT_HISTOGRAM_BOUNDS))
+
+
+class FirstResponseHistogramSerializer(serializers.Serializer):
+    """First replies counted per band of seconds, lower bound included; the counts add up to
+    first_response_seconds.count."""
+
+    # Band labels such as "0-10" are no Python names, so the fields are declared in get_fields.
+    def get_fields(self):
+        return {band: serializers.IntegerField() for band in FRT_HISTOGRAM_BANDS}
+
+
 def _ratio(help_text):
     return serializers.FloatField(allow_null=True, help_text=help_text)
 
@@ -104,6 +118,7 @@ class MetricsSerializer(serializers.Serializer):
     service_level_answered = serializers.IntegerField()
     service_level_eligible = serializers.IntegerField()
     first_response_seconds = DurationSerializer()
+    first_response_histogram = FirstResponseHistogramSerializer()
     wait_seconds = DurationSerializer()
     handle_seconds = DurationSerializer()
     wrapup_seconds = DurationSerializer()
@@ -123,13 +138,25 @@ class MetricsSerializer(serializers.Serializer):
     occupancy = _ratio("busy_seconds / online_seconds")
     average_concurrency = _ratio("chat-seconds / online_seconds")
     chats_per_hour = _ratio("handled chats / online hours")
+    csat_responses = serializers.IntegerField(help_text="Chats ended closed or missed that have a survey answer.")
+    csat_mean = serializers.FloatField(allow_null=True, help_text="Mean CSAT (1-5), 2 decimals.")
+    csat_satisfied_share = _ratio("answers with CSAT 4 or 5 / csat_responses")
+    survey_response_rate = _ratio("csat_responses / (closed + missed)")
+    nps_responses = serializers.IntegerField(help_text="Answers with an NPS score (0-10).")
+    nps_promoters = serializers.IntegerField(help_text="NPS answers of 9 or 10.")
+    nps_detractors = serializers.IntegerField(help_text="NPS answers of 0 to 6.")
+    nps = serializers.FloatField(
+        allow_null=True, help_text="100 x (nps_promoters - nps_detractors) / nps_responses: -100..100, not a ratio.")
+    ces_responses = serializers.IntegerField(help_text="Answers with a CES score (1-7).")
+    ces_mean = serializers.FloatField(allow_null=True, help_text="Mean CES (1-7), 2 decimals.")
 
 
 class FiltersSerializer(serializers.Serializer):
     # "from" again: a keyword.
     def get_fields(self):
         return {"from": serializers.DateField(), "to": serializers.DateField(), "tz": serializers.CharField(),
-                "granularity": serializers.CharField(), "agent": serializers.IntegerField(allow_null=True),
+                "granularity": serializers.ChoiceField(choices=compute.GRANULARITIES),
+                "agent": serializers.IntegerField(allow_null=True),
                 "department": serializers.IntegerField(allow_null=True),
                 "tag": serializers.IntegerField(allow_null=True), "site": serializers.IntegerField(allow_null=True)}
 
@@ -157,7 +184,7 @@ class DepartmentRow(MetricsSerializer):
 class TagRow(MetricsSerializer):
     tag_id = serializers.IntegerField()
     tag = serializers.CharField()
-    site_id = serializers.IntegerField()
+    site_id = serializers.IntegerField(allow_null=True, help_text="null: the tag no longer exists")
     share_of_ended = _ratio("ended chats with the tag / all ended chats")
 
     def get_fields(self):

@@ -65,9 +65,26 @@ class StaffingRow(serializers.Serializer):
     occupancy = serializers.FloatField(allow_null=True, help_text="load / slots")
 
 
+class StaffingParameters(serializers.Serializer):
+    """The query as applied, defaults filled in."""
+
+    weeks = serializers.IntegerField()
+    target = serializers.FloatField()
+    threshold_seconds = serializers.IntegerField()
+    concurrency = serializers.IntegerField()
+    slowdown = serializers.FloatField()
+    tz = serializers.CharField()
+    site = serializers.IntegerField(allow_null=True)
+
+
+class StaffingWindow(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField(help_text="Exclusive.")
+
+
 class StaffingResponse(serializers.Serializer):
-    parameters = serializers.DictField()
-    window = serializers.DictField(help_text="start and end (exclusive) of the history read.")
+    parameters = StaffingParameters()
+    window = StaffingWindow(help_text="The history read.")
     handle_seconds_observed = serializers.FloatField(allow_null=True, help_text="Mean handle time of the window.")
     concurrency_observed = serializers.FloatField(allow_null=True, help_text="Mean chats open per busy agent.")
     handle_seconds_planned = serializers.FloatField(allow_null=True, help_text="Mean handle time at `concurrency`.")

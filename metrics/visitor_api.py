@@ -74,9 +74,24 @@ def _with_period(row_class, name):
         "end": serializers.DateTimeField()})
 
 
-def _response(row_class, name):
+class EngagementFilters(serializers.Serializer):
+    """The filters as applied."""
+
+    # "from" is a Python keyword, so the fields are declared in get_fields.
+    def get_fields(self):
+        return {"from": serializers.DateField(), "to": serializers.DateField(), "tz": serializers.CharField(),
+                "site": serializers.IntegerField(allow_null=True)}
+
+
+class ConversionFilters(EngagementFilters):
+    def get_fields(self):
+        return {**super().get_fields(), "agent": serializers.IntegerField(allow_null=True),
+                "goal": serializers.CharField(allow_null=True)}
+
+
+def _response(row_class, filters_class, name):
     return type(name, (serializers.Serializer,), {
-        "filters": serializers.DictField(), "total": row_class(), "rows": _with_period(row_class, name + "Day")(many=True),
+        "filters": filters_class(), "total": row_class(), "rows": _with_period(row_class, name + "Day")(many=True),
     })
 
 
@@ -88,7 +103,8 @@ def _shown(filters: dict, names: tuple[str, ...]) -> dict:
 class ConversionView(APIView):
     permission_classes = [ManagersOrAgents]
 
-    @extend_schema(parameters=[ConversionInput], responses=_response(ConversionRow, "MetricsConversion"))
+    @extend_schema(parameters=[ConversionInput],
+                   responses=_response(ConversionRow, ConversionFilters, "MetricsConversion"))
     def get(self, request):
         """Conversion rate per local day (the day the chat closed) and over the range."""
         filters = scoped_filters(request, ConversionInput)
@@ -107,7 +123,8 @@ class ConversionView(APIView):
 class EngagementView(APIView):
     permission_classes = [ManagersOnly]
 
-    @extend_schema(parameters=[EngagementInput], responses=_response(EngagementRow, "MetricsEngagement"))
+    @extend_schema(parameters=[EngagementInput],
+                   responses=_response(EngagementRow, EngagementFilters, "MetricsEngagement"))
     def get(self, request):
         """Visitor engagement per local day and over the range (a visitor counts once in the total)."""
         data = EngagementInput(data=request.query_params)
