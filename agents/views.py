@@ -137,7 +137,7 @@ UI_STRINGS = {
     "new_chat_from": _("New chat from {name}"),
     "new_message_from": _("New message from {name}"),
     "sign_out": _("Sign out"),
-    "shortcuts": _("Keyboard: Alt+1…9 or Ctrl+↑/↓ switch chats · / canned responses · Esc closes lists"),
+    "shortcuts": _("Keyboard: Alt+1…9 or Ctrl+↑/↓ switch chats · Alt+A accepts · / or # canned responses · Esc closes lists"),
     "canned": _("Canned responses"),
     "no_canned": _("No canned response matches."),
     "err_generic": _("The server refused this: {code}"),

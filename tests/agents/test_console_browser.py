@@ -53,10 +53,14 @@ def demo_floor(chatdesk_server):
         set_agent_status(chatdesk_server, username, "offline")
 
 
-def new_page(browser, dialogs, *, locale="en-GB"):
+def new_page(browser, dialogs, *, locale="en-GB", init_scripts=(RECORD_NOTIFICATIONS,), notify_origin=None):
+    """A page in a context of its own; `notify_origin`: grant that origin the notification permission."""
     context = browser.new_context(locale=locale, viewport={"width": 1400, "height": 860})
     context.set_default_timeout(10_000)
-    context.add_init_script(RECORD_NOTIFICATIONS)
+    if notify_origin:
+        context.grant_permissions(["notifications"], origin=notify_origin)
+    for script in init_scripts:
+        context.add_init_script(script)
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
@@ -76,6 +80,23 @@ def sign_in(page, server, username: str):
 
 def chat_button(page, name: str = VISITOR):
     return page.get_by_role("list", name="My chats").get_by_role("button", name=re.compile(f"^{name}"))
+
+
+def start_chat(visitor, server, name: str, text: str, *, email: str = ""):
+    """The visitor opens the demo shop's widget, fills the pre-chat form and writes a first message."""
+    visitor.goto(server.url + "/")
+    visitor.locator(".cd-launch").click()
+    visitor.locator("#cd-name").fill(name)
+    if email:
+        visitor.locator("#cd-email").fill(email)
+    visitor.locator("#cd-topic").select_option(label="Orders and delivery")
+    visitor.locator(".cd-prechat button[type=submit]").click()
+    say(visitor, text)
+
+
+def say(visitor, text: str):
+    visitor.locator("#cd-input").fill(text)
+    visitor.locator("#cd-input").press("Enter")
 
 
 def log(page):
@@ -98,14 +119,7 @@ def test_an_agent_team_handles_a_chat_from_first_message_to_wrap_up(chatdesk_ser
 
     # The visitor starts a chat on the demo shop.
     visitor = new_page(browser, dialogs)
-    visitor.goto(server.url + "/")
-    visitor.locator(".cd-launch").click()
-    visitor.locator("#cd-name").fill(VISITOR)
-    visitor.locator("#cd-email").fill("ona@example.com")
-    visitor.locator("#cd-topic").select_option(label="Orders and delivery")
-    visitor.locator(".cd-prechat button[type=submit]").click()
-    visitor.locator("#cd-input").fill("Hello, where is my order SH-1042?")
-    visitor.locator("#cd-input").press("Enter")
+    start_chat(visitor, server, VISITOR, "Hello, where is my order SH-1042?", email="ona@example.com")
 
     # Alice is told, opens it, and sees the message and who the visitor is.
     chat_button(alice).click()
@@ -234,13 +248,7 @@ def test_an_agent_accepts_a_chat_offered_to_her(chatdesk_server, demo_floor, off
     expect(alice.get_by_role("radio", name="Online")).to_be_checked()
 
     visitor = new_page(browser, dialogs)
-    visitor.goto(server.url + "/")
-    visitor.locator(".cd-launch").click()
-    visitor.locator("#cd-name").fill(VISITOR)
-    visitor.locator("#cd-topic").select_option(label="Orders and delivery")
-    visitor.locator(".cd-prechat button[type=submit]").click()
-    visitor.locator("#cd-input").fill("Is anyone there?")
-    visitor.locator("#cd-input").press("Enter")
+    start_chat(visitor, server, VISITOR, "Is anyone there?")
 
     # The offer: listed as waiting for her, with the time left to accept; no reply before accepting.
     chat_button(alice).click()

@@ -14,6 +14,7 @@ const CONFIG = JSON.parse($("console-config").textContent);
 setStrings(CONFIG.strings);
 const ME = CONFIG.agent;
 const KEY = `chatdesk:console:${ME.id}:`;
+const DRAFTS = KEY + "drafts";
 const OPEN = new Set(["queued", "assigned", "active"]);
 const ACTIVE = new Set(["assigned", "active"]);
 const PERMANENT = {message_too_long: 1, message_empty: 1, illegal_transition: 1, duplicate_client_id: 1,
@@ -41,10 +42,27 @@ function chatOf(state) {
     chat = {id: state.conversation_id, state, msgs: new Map(), maxSeq: 0, readSeq: state.agent_seen_seq || 0,
       unread: 0, draft: "", canned: null, mode: null, context: null, tags: [], typing: null, loaded: false,
       own: false, monitor: false, notice: null, offerDeadline: null};
+    const kept = store.get(DRAFTS, {})[chat.id];
+    if (kept) { chat.draft = kept.text; chat.canned = kept.canned || null; }
     S.chats.set(chat.id, chat);
     setOfferDeadline(chat, state);
   }
   return chat;
+}
+
+/* Drafts survive a reload: kept per chat in localStorage (this agent's keys), until sent or until the
+   chat leaves the console. */
+function keepDraft(chat) {
+  const drafts = store.get(DRAFTS, {});
+  if (chat.draft) drafts[chat.id] = {text: chat.draft, canned: chat.canned};
+  else delete drafts[chat.id];
+  store.set(DRAFTS, Object.keys(drafts).length ? drafts : null);
+}
+
+function dropDrafts(keep) {
+  const drafts = store.get(DRAFTS, {});
+  for (const cid of Object.keys(drafts)) if (!keep(cid)) delete drafts[cid];
+  store.set(DRAFTS, Object.keys(drafts).length ? drafts : null);
 }
 
 function isOwn(state) { return state.agent_id === ME.id && ACTIVE.has(state.status); }
@@ -83,6 +101,7 @@ function addOwn(chat) {
 }
 
 function forget(cid) {
+  dropDrafts((id) => id !== String(cid));
   S.order = S.order.filter((id) => id !== cid);
   S.chats.delete(cid);
   if (S.current === cid) {
@@ -223,6 +242,9 @@ function onWelcome(f) {
   for (const chat of S.chats.values()) {
     if (!listed.has(chat.id) && !chat.notice) socket.send({type: "open", conversation_id: chat.id});
   }
+  // Drafts of chats that left the console while it was closed go too.
+  const shown = new Set([...S.chats.keys()].map(String));
+  dropDrafts((cid) => shown.has(cid));
   S.queue = f.queue;
   S.queueAt = Date.now();
   renderStatus();
@@ -692,6 +714,7 @@ function markSeen(chat) {
 function saveDraft(chat) {
   chat.draft = $("composer-input").value;
   if (!chat.draft) chat.canned = null;
+  keepDraft(chat);
 }
 
 function submit() {
@@ -706,6 +729,7 @@ function submit() {
   input.value = "";
   chat.draft = "";
   chat.canned = null;
+  keepDraft(chat);
   closeCanned();
   stopTyping();
   renderLog(chat);
@@ -719,6 +743,7 @@ function onComposerInput() {
   if (!chat) return;
   chat.draft = $("composer-input").value;
   if (!chat.draft) chat.canned = null;
+  keepDraft(chat);
   updateCanned();
   // Only what the visitor will read is announced as typing: notes and whispers stay silent.
   if (chat.mode !== "reply" && chat.mode !== "barge") return;
@@ -804,6 +829,7 @@ function insertCanned() {
   input.setSelectionRange(caret, caret);
   chat.canned = chosen.id;
   chat.draft = input.value;
+  keepDraft(chat);
   closeCanned();
   input.focus();
 }
@@ -1135,7 +1161,8 @@ function wire() {
   const input = $("composer-input");
   input.addEventListener("input", onComposerInput);
   input.addEventListener("click", updateCanned);
-  input.addEventListener("blur", () => setTimeout(closeCanned, 150));
+  // Later, and only if focus did not come back ("/" from elsewhere refocuses at once).
+  input.addEventListener("blur", () => setTimeout(() => { if (document.activeElement !== input) closeCanned(); }, 150));
   input.addEventListener("keydown", (e) => {
     if (canned.open && canned.items.length) {
       if (e.key === "ArrowDown" || e.key === "ArrowUp") {
@@ -1183,20 +1210,21 @@ function wire() {
     if (e.altKey && !e.ctrlKey && e.code === "KeyA" && !document.querySelector("dialog[open]")) {
       const chat = S.chats.get(S.current);
       if (chat && awaitsMe(chat)) { e.preventDefault(); accept(chat); }
-    } else if (e.altKey && !e.ctrlKey && /^[1-9]$/.test(e.key)) {
-      const id = ownList()[+e.key - 1];
+    } else if (e.altKey && !e.ctrlKey && /^(Digit|Numpad)[1-9]$/.test(e.code)) {
+      // By key position: with some layouts (macOS Option) Alt+1 types another character.
+      const id = ownList()[+e.code.slice(-1) - 1];
       if (id) { e.preventDefault(); select(id); focusComposer(); }
     } else if (e.ctrlKey && (e.key === "ArrowUp" || e.key === "ArrowDown")) {
       e.preventDefault();
       step(e.key === "ArrowDown" ? 1 : -1);
-    } else if (e.key === "/" && !typingInField && !document.querySelector("dialog[open]")) {
+    } else if ((e.key === "/" || e.key === "#") && !typingInField && !document.querySelector("dialog[open]")) {
       const chat = S.chats.get(S.current);
       if (!chat || $("composer").hidden) return;
       e.preventDefault();
       input.focus();
       const at = input.selectionStart ?? input.value.length;
       const pad = at > 0 && !/\s$/.test(input.value.slice(0, at)) ? " " : "";
-      input.setRangeText(pad + "/", at, at, "end");
+      input.setRangeText(pad + e.key, at, at, "end");
       onComposerInput();
     }
   });
