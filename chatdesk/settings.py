@@ -157,6 +157,10 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "chatdesk API", "VERSION": "1.0.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",  # the default, kept
+        "chatdesk.api_schema.document_errors",
+    ],
     # Every choice set named after its owner, so two fields called `status` (an agent's, a chat's) get
     # two stable component names instead of a hash suffix; tests/test_openapi_schema.py fails on warnings.
     "ENUM_NAME_OVERRIDES": {

@@ -173,3 +173,42 @@ def test_the_agents_api_returns_exactly_the_documented_shapes(schema, root):
         documented = documented_body(schema, path, method, response.status_code)
         found += mismatches(schema, response.json(), documented, f"{method} {url}")
     assert found == []
+
+
+def test_every_error_the_api_returns_is_documented_for_its_status(schema, root, golden_day):  # noqa: F811
+    """Real refusals, each checked against the operation's documented response for its status: the
+    Error body, and its code named in that response's description."""
+    from agents.models import Agent
+    from conversations import lifecycle
+    from tests.personas import make_agent, make_site, make_visitor
+
+    site = make_site("beta")
+    Agent.objects.update(status=Agent.Status.AWAY)  # nobody takes the chat while it starts
+    chat, _ = lifecycle.start_conversation(site=site, visitor=make_visitor(site))
+    away = make_agent("away-agent", status=Agent.Status.AWAY)
+    agent = APIClient()
+    agent.force_authenticate(get_user_model().objects.get(pk=away.user_id))
+    calls = [
+        (root, "get", "/api/metrics/summary/", "/api/metrics/summary/?from=2026-13-01", None, 400),
+        (APIClient(), "get", "/api/metrics/agents/", "/api/metrics/agents/", None, 403),
+        (agent, "get", "/api/metrics/agents/", f"/api/metrics/agents/?agent={golden_day['bob']}", None, 403),
+        (agent, "post", "/api/departments/", "/api/departments/", {"name": "Sales"}, 403),
+        (root, "post", "/api/departments/", "/api/departments/", {"strategy": "nonsense"}, 400),
+        (root, "get", "/api/agents/{id}/", "/api/agents/999999/", None, 404),
+        (root, "post", "/api/conversations/{id}/transfer/", "/api/conversations/999999/transfer/",
+         {"agent": away.pk}, 404),
+        (root, "post", "/api/conversations/{id}/assign/", f"/api/conversations/{chat.pk}/assign/",
+         {"agent": away.pk}, 409),
+    ]
+    error = schema["components"]["schemas"]["Error"]
+    for client, method, path, url, data, status in calls:
+        send = getattr(client, method)
+        response = send(url, json.dumps(data), content_type="application/json") if data else send(url)
+        assert response.status_code == status, (url, response.content)
+        documented = schema["paths"][path][method]["responses"][str(status)]
+        assert documented["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+        body = response.json()
+        expected_keys = {"code", "detail", "fields"} if body["code"] == "invalid_field" else {"code", "detail"}
+        assert set(body) == expected_keys, (url, body)
+        assert set(error["required"]) <= set(body) <= set(error["properties"])
+        assert f"{body['code']}:" in documented["description"], (url, body["code"], documented["description"])
