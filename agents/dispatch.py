@@ -29,10 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import redis
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
@@ -40,7 +37,7 @@ from agents import offers, routing
 from agents.models import Agent, AgentSkill, Department, RoutingEvent
 from conversations import lifecycle
 from conversations.models import Conversation, ConversationEvent
-from conversations.publish import visitor_group
+from conversations.publish import publish_frames_on_commit, visitor_group
 
 log = logging.getLogger(__name__)
 
@@ -353,7 +350,7 @@ def _notify(site_id: int, snap: Snapshot | None, result: PassResult, *, trigger_
         frame, details = context.frame(waiting, position)
         RoutingEvent.objects.create(conversation_id=trigger_id, kind=RoutingEvent.Kind.ESTIMATE,
                                     at=context.now, details=details)
-        _publish_frames([(visitor_group(waiting.visitor_id), frame)])
+        publish_frames_on_commit([(visitor_group(waiting.visitor_id), frame)])
         result.notified += 1
         wanted = wanted or behind > 0  # it took a place in front of others (a requeue, a higher priority)
     elif trigger is not None and trigger[0] == Status.ABANDONED:
@@ -454,7 +451,7 @@ def broadcast_positions(site_id: int) -> int:
     context = _EstimateContext.of(site_id)
     frames = [(visitor_group(waiting.visitor_id), context.frame(waiting, position)[0])
               for position, waiting in enumerate(queue, start=1)]
-    _publish_frames(frames)
+    publish_frames_on_commit(frames)
     return len(frames)
 
 
@@ -523,16 +520,3 @@ def _schedule_positions(site_id: int, delay: float) -> None:
     except Exception:  # a broker outage: the beat sweep broadcasts within 10 s instead
         log.warning("could not schedule queue positions of site %s", site_id, exc_info=True)
         _redis().delete(_key(site_id, "pending"))
-
-
-def _publish_frames(frames: list[tuple[str, dict]]) -> None:
-    """Send many frames in one trip to the event loop, once the surrounding transaction (if any) commits."""
-    if not frames:
-        return
-
-    async def send_all() -> None:
-        layer = get_channel_layer()
-        for group, frame in frames:
-            await layer.group_send(group, {"type": "conv.frame", "frame": frame})
-
-    transaction.on_commit(lambda: async_to_sync(send_all)(), robust=True)

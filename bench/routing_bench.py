@@ -88,13 +88,13 @@ class Counter:
         self.queries = 0
         self.frames = 0
         self.due: list[tuple[float, int]] = []  # (monotonic time, site id) of deferred broadcasts
-        real = dispatch._publish_frames
+        publish = dispatch.publish_frames_on_commit
 
         def count_frames(frames):
             self.frames += len(frames)
-            real(frames)
+            publish(frames)
 
-        dispatch._publish_frames = count_frames
+        dispatch.publish_frames_on_commit = count_frames  # the queue frames routing sends, not the lifecycle's
         if hasattr(dispatch, "_schedule_positions"):  # the worker's part, run in this process
             dispatch._schedule_positions = lambda site_id, delay: self.due.append((time.monotonic() + delay, site_id))
 

@@ -8,6 +8,7 @@ notes are only ever sent to staff groups, so a visitor socket never receives one
 
 import asyncio
 import logging
+from functools import partial
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
@@ -38,39 +39,47 @@ def supervisors_group() -> str:
     return "staff.supervisors"
 
 
-def send_frame(group: str, frame: dict) -> None:
-    """Send now, waiting for it: the path outside a daphne process (Celery, management commands)."""
-    async_to_sync(get_channel_layer().group_send)(group, {"type": "conv.frame", "frame": frame})
-
-
 def publish_on_commit(groups: list[str], frame: dict) -> None:
-    """Send once the surrounding transaction commits, so no socket sees a rolled-back state.
+    """The same frame to each of these groups, once the surrounding transaction commits."""
+    publish_frames_on_commit([(group, frame) for group in groups])
 
-    Inside a daphne process the sends are handed to its event loop without waiting for them: the
-    database thread (and the ack to the sender) does not wait on Redis round trips. Elsewhere
-    (Celery, management commands) they are sent before this returns.
+
+def publish_frames_on_commit(frames: list[tuple[str, dict]]) -> None:
+    """Send (group, frame) pairs in this order once the surrounding transaction commits, so no
+    socket sees a rolled-back state.
+
+    All of them go in one coroutine, so a routing pass that tells every waiting visitor their place
+    costs one trip to the event loop, not one per frame. Inside a daphne process that coroutine is
+    handed to its event loop without waiting for it: the database thread (and the ack to the
+    sender) does not wait on Redis round trips. Elsewhere (Celery, management commands) the frames
+    are sent before the commit callback returns.
     robust=True: a channel layer outage must not undo or fail a committed write; clients catch
     up from the database by replay when they reconnect.
     """
-    def deliver() -> None:
-        loop = _server_event_loop()
-        for group in groups:
-            if loop is None:
-                send_frame(group, frame)
-            else:
-                message = {"type": "conv.frame", "frame": frame}
-                future = asyncio.run_coroutine_threadsafe(get_channel_layer().group_send(group, message), loop)
-                future.add_done_callback(_log_failure)
+    if not frames:
+        return
+    transaction.on_commit(partial(_deliver, frames), robust=True)
 
-    transaction.on_commit(deliver, robust=True)
+
+def _deliver(frames: list[tuple[str, dict]]) -> None:
+    loop = _server_event_loop()
+    if loop is None:
+        async_to_sync(_send_all)(frames)
+    else:
+        asyncio.run_coroutine_threadsafe(_send_all(frames), loop)
+
+
+async def _send_all(frames: list[tuple[str, dict]]) -> None:
+    """Each frame on its own: a send that fails (a Redis hiccup) is logged and the rest still go."""
+    layer = get_channel_layer()
+    for group, frame in frames:
+        try:
+            await layer.group_send(group, {"type": "conv.frame", "frame": frame})
+        except Exception:
+            log.exception("channel layer send to %s failed", group)
 
 
 def _server_event_loop() -> asyncio.AbstractEventLoop | None:
     """The event loop of the server, when this thread runs database work for it (sync_to_async)."""
     loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
     return loop if loop is not None and loop.is_running() else None
-
-
-def _log_failure(future) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.error("channel layer send failed", exc_info=future.exception())

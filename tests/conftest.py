@@ -1,10 +1,12 @@
-"""Fixtures shared by every test folder: live processes (tests/servers.py) and a clean Redis per test."""
+"""Fixtures shared by every test folder: live processes (tests/servers.py), a clean Redis per test, and the
+frames sent over the channel layer."""
 
 import os
 import sys
 
 import pytest
 import redis
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from tests import servers
@@ -21,6 +23,28 @@ def _flush_session_redis(embedded_redis):
         with redis.Redis.from_url(os.environ["REDIS_URL"]) as client:
             client.flushdb()
     yield
+
+
+@pytest.fixture
+def sent_frames(monkeypatch):
+    """Every frame sent over the channel layer from now on, as (group, frame) pairs in the order sent.
+
+    Recorded at the layer's group_send, then sent for real, so all of our publishing code runs,
+    the wait for the commit included: in a `db` test (one transaction that never commits), frames
+    published on commit appear only when a django_capture_on_commit_callbacks(execute=True) block ends.
+    Messages that carry no frame (console.refresh) are sent but not listed.
+    """
+    layer = get_channel_layer()
+    group_send = layer.group_send
+    sent = []
+
+    async def record_then_send(group: str, message: dict) -> None:
+        if message["type"] == "conv.frame":
+            sent.append((group, message["frame"]))
+        await group_send(group, message)
+
+    monkeypatch.setattr(layer, "group_send", record_then_send)
+    return sent
 
 
 @pytest.fixture(scope="session", autouse=True)

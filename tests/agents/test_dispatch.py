@@ -39,29 +39,37 @@ def orders(acme, support):
 
 
 @pytest.fixture
-def later(monkeypatch):
+def later(monkeypatch, django_capture_on_commit_callbacks):
     """Position broadcasts deferred to the Celery task, kept here until the test lets a second pass."""
-    deferred = Deferred()
+    deferred = Deferred(django_capture_on_commit_callbacks)
     monkeypatch.setattr(dispatch, "_schedule_positions", lambda site_id, delay: deferred.sites.append(site_id))
     return deferred
 
 
 class Deferred:
-    def __init__(self):
+    def __init__(self, capture_on_commit_callbacks):
         self.sites = []
+        self.capture_on_commit_callbacks = capture_on_commit_callbacks
 
     def interval_passes(self):
-        """The coalescing interval ends (its Redis key expires) and the deferred broadcasts run, as a worker would."""
+        """The coalescing interval ends (its Redis key expires) and the deferred broadcasts run, as a worker
+        would: each task's transaction commits, so its frames go out."""
         sites, self.sites = self.sites, []
         for site_id in sites:
             dispatch._redis().delete(dispatch._key(site_id, "told"))
-            tasks.broadcast_queue_positions(site_id)
+            with self.capture_on_commit_callbacks(execute=True):
+                tasks.broadcast_queue_positions(site_id)
 
 
 def staff(username, support, **kwargs):
     agent = make_agent(username, **kwargs)
     agent.departments.add(support)
     return agent
+
+
+def queue_frames(sent_frames) -> list[tuple[str, dict]]:
+    """The (group, frame) pairs among those sent that tell a waiting visitor their place."""
+    return [(group, frame) for group, frame in sent_frames if frame["type"] == "queue"]
 
 
 def start(site, topic, name="Ann", priority=0):
@@ -135,11 +143,11 @@ def test_a_chat_transferred_to_a_department_or_requeued_is_routed_again(
 
 
 def test_queue_frames_tell_each_waiting_visitor_their_position_and_estimate(
-        acme, support, orders, queue_frames, later, django_capture_on_commit_callbacks):
+        acme, support, orders, sent_frames, later, django_capture_on_commit_callbacks):
     alice = staff("alice", support, cap=1, skills={"orders": 5})
     with django_capture_on_commit_callbacks(execute=True):
         ann, ben, cat = (start(acme, orders, name) for name in ("Ann", "Ben", "Cat"))
-    by_group = {group: frame for group, frame in queue_frames}
+    by_group = {group: frame for group, frame in queue_frames(sent_frames)}
     assert by_group[visitor_group(ben.visitor_id)] == {
         "type": "queue", "conversation_id": str(ben.public_id), "position": 1,
         # One matching slot, the default ten-minute handle time: 1 * 600 / (1 + 1).
@@ -149,23 +157,23 @@ def test_queue_frames_tell_each_waiting_visitor_their_position_and_estimate(
     estimate = RoutingEvent.objects.get(conversation=cat, kind=RoutingEvent.Kind.ESTIMATE)
     assert estimate.details["estimated_wait_seconds"] == 600
 
-    queue_frames.clear()
+    sent_frames.clear()
     with django_capture_on_commit_callbacks(execute=True):
         lifecycle.close_conversation(conversation_id=ann.pk, actor=Actor.of_agent(alice))
     # Ben got Alice; Cat moved up to first, and hears it from the site's next position broadcast:
     # the passes of the arrivals broadcast less than a second ago.
-    assert queue_frames == []
+    assert queue_frames(sent_frames) == []
     later.interval_passes()
-    assert queue_frames == [(visitor_group(cat.visitor_id), {
+    assert queue_frames(sent_frames) == [(visitor_group(cat.visitor_id), {
         "type": "queue", "conversation_id": str(cat.public_id), "position": 1, "estimated_wait_seconds": 300,
     })]
 
 
-def test_nobody_online_who_could_take_the_chat_means_no_estimate(acme, support, orders, queue_frames,
+def test_nobody_online_who_could_take_the_chat_means_no_estimate(acme, support, orders, sent_frames,
                                                                    django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         ann = start(acme, orders)
-    assert queue_frames[-1][1]["estimated_wait_seconds"] is None
+    assert queue_frames(sent_frames)[-1][1]["estimated_wait_seconds"] is None
     assert ann.status == Conversation.Status.QUEUED
 
 
@@ -265,14 +273,14 @@ def test_the_sweep_is_on_the_beat_schedule():
 
 
 def test_a_pass_with_no_free_slot_reads_no_queue_and_tells_the_arrival_its_place_in_constant_queries(
-        acme, support, orders, queue_frames):
+        acme, support, orders, sent_frames, django_capture_on_commit_callbacks):
     alice = staff("alice", support, cap=1, skills={"orders": 5})
     lifecycle.assign_conversation(conversation_id=start(acme, orders, "Zoe").pk, agent=alice, actor=Actor.system())
 
     def arrival_pass(name):
         conversation = start(acme, orders, name)
-        queue_frames.clear()
-        with CaptureQueriesContext(connection) as queries:
+        sent_frames.clear()
+        with django_capture_on_commit_callbacks(execute=True), CaptureQueriesContext(connection) as queries:
             result = dispatch.route_waiting(acme.pk, trigger_id=conversation.pk)
         assert (result.assigned, result.read) == ([], 0)
         return conversation, len(queries)
@@ -286,7 +294,7 @@ def test_a_pass_with_no_free_slot_reads_no_queue_and_tells_the_arrival_its_place
     # Free slot check 1, the chat and its skills 2, online agents 3, departments 1, handle times 1,
     # its place and how many wait behind it (one COUNT query) 1, the estimate row 1.
     assert few == many == 10
-    assert queue_frames == [(visitor_group(ben.visitor_id), {
+    assert sent_frames == [(visitor_group(ben.visitor_id), {
         "type": "queue", "conversation_id": str(ben.public_id), "position": 42, "estimated_wait_seconds": 42 * 300,
     })]
 
@@ -328,14 +336,14 @@ def test_a_chat_behind_more_than_a_batch_of_chats_nobody_free_can_take_is_still_
 
 
 def test_coalesced_position_updates_reach_every_waiting_visitor_with_their_true_place(
-        acme, support, orders, queue_frames, later, django_capture_on_commit_callbacks):
+        acme, support, orders, sent_frames, later, django_capture_on_commit_callbacks):
     alice = staff("alice", support, cap=3, skills={"orders": 5})
     with django_capture_on_commit_callbacks(execute=True):
         serving = [start(acme, orders, f"S{n}") for n in range(3)]
     with django_capture_on_commit_callbacks(execute=True):
         waiting = [start(acme, orders, f"W{n}", priority=n % 2) for n in range(8)]
     later.interval_passes()
-    queue_frames.clear()
+    sent_frames.clear()
     for chat in serving:  # three closes in quick succession: each gives Alice the next chat
         with django_capture_on_commit_callbacks(execute=True):
             lifecycle.close_conversation(conversation_id=chat.pk, actor=Actor.of_agent(alice))
@@ -344,7 +352,7 @@ def test_coalesced_position_updates_reach_every_waiting_visitor_with_their_true_
     still = list(Conversation.objects.filter(status=Conversation.Status.QUEUED).order_by("-priority", "queued_at", "id"))
     assert len(still) == 5
     latest = {}
-    for group, frame in queue_frames:
+    for group, frame in queue_frames(sent_frames):
         latest[group] = frame
     assert latest == {
         visitor_group(chat.visitor_id): {
@@ -355,7 +363,7 @@ def test_coalesced_position_updates_reach_every_waiting_visitor_with_their_true_
         for place, chat in enumerate(still, start=1)
     }
     # At most two broadcasts for three queue moves: the first at once, the rest coalesced.
-    assert len(queue_frames) <= 2 * len(waiting)
+    assert len(queue_frames(sent_frames)) <= 2 * len(waiting)
 
 
 def test_positions_are_broadcast_at_most_once_per_interval_and_then_once_more_after_it(acme, support, orders, later):
@@ -382,12 +390,15 @@ def test_without_redis_positions_are_broadcast_at_once(acme, support, orders, mo
     assert dispatch.request_positions(acme.pk) == 1
 
 
-def test_the_sweep_tells_every_waiting_visitor_at_once(acme, support, orders, queue_frames, later):
+def test_the_sweep_tells_every_waiting_visitor_at_once(acme, support, orders, sent_frames, later,
+                                                       django_capture_on_commit_callbacks):
     chats = [start(acme, orders, f"W{n}") for n in range(4)]
-    dispatch.request_positions(acme.pk)
-    queue_frames.clear()
-    sweep_queues()  # within the interval: the sweep does not wait for it
-    assert [(group, frame["position"]) for group, frame in queue_frames] == [
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch.request_positions(acme.pk)
+    sent_frames.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep_queues()  # within the interval: the sweep does not wait for it
+    assert [(group, frame["position"]) for group, frame in queue_frames(sent_frames)] == [
         (visitor_group(chat.visitor_id), place) for place, chat in enumerate(chats, start=1)]
 
 

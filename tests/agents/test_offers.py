@@ -242,16 +242,17 @@ def test_a_transfer_to_a_skill_makes_it_the_only_required_skill_and_routes_the_c
     assert (transferred.details["to_skill_id"], transferred.details["note"]) == (billing.pk, "a billing question")
 
 
-def test_a_visitor_waiting_past_the_site_limit_is_offered_the_offline_form_once(acme, orders, queue_frames,
-                                                                                monkeypatch):
-    sent = []
-    monkeypatch.setattr(wait_limit, "publish_on_commit", lambda groups, frame: sent.append((groups, frame)))
+def test_a_visitor_waiting_past_the_site_limit_is_offered_the_offline_form_once(
+        acme, orders, sent_frames, django_capture_on_commit_callbacks):
     ann = start(acme, orders)
-    assert wait_limit.offer_offline_forms() == 0
-    Conversation.objects.filter(pk=ann.pk).update(queued_at=timezone.now() - timedelta(seconds=301))
-    sweep_queues()
-    sweep_queues()
-    assert sent == [([visitor_group(ann.visitor_id)], {"type": "offline_offer", "conversation_id": str(ann.public_id)})]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert wait_limit.offer_offline_forms() == 0
+        Conversation.objects.filter(pk=ann.pk).update(queued_at=timezone.now() - timedelta(seconds=301))
+        sweep_queues()
+        sweep_queues()
+    offline_offers = [(group, frame) for group, frame in sent_frames if frame["type"] == "offline_offer"]
+    assert offline_offers == [
+        (visitor_group(ann.visitor_id), {"type": "offline_offer", "conversation_id": str(ann.public_id)})]
     ann.refresh_from_db()
     assert ann.status == Conversation.Status.QUEUED  # the chat is kept
     assert RoutingEvent.objects.get(conversation=ann, kind=RoutingEvent.Kind.OFFLINE_OFFERED).details[

@@ -24,14 +24,6 @@ def grace_seconds(settings):
 
 
 @pytest.fixture
-def published(monkeypatch):
-    """Frames the lifecycle publishes, as (group, frame) pairs."""
-    sent = []
-    monkeypatch.setattr(publish, "send_frame", lambda group, frame: sent.append((group, frame)))
-    return sent
-
-
-@pytest.fixture
 def acme():
     return make_site()
 
@@ -42,7 +34,7 @@ def alice():
 
 
 @pytest.fixture
-def chats(acme, alice, queue_frames):
+def chats(acme, alice):
     """Alice's two chats (routing gives them to her, the only agent online): Ann's unanswered, Ben's answered."""
     result = {}
     for name in ("Ann", "Ben"):
@@ -69,7 +61,7 @@ def test_an_agent_back_within_the_grace_period_keeps_everything(alice, chats):
 
 
 def test_past_the_grace_period_the_agent_is_set_away_and_unanswered_chats_go_back_to_their_place(
-        alice, chats, published, queue_frames):
+        alice, chats, sent_frames):
     queued_at = chats["Ann"].queued_at
     console_session(alice)
     outcome = grace.release_if_disconnected(alice.pk, now=T0 + 5 + GRACE)
@@ -83,10 +75,11 @@ def test_past_the_grace_period_the_agent_is_set_away_and_unanswered_chats_go_bac
     requeued = ann.events.last()
     assert (requeued.kind, requeued.details["reason"], requeued.details["from_agent_id"]) == (
         ConversationEvent.Kind.REQUEUED, "agent_disconnected", alice.pk)
-    # The visitor is told: their chat is waiting again, and where.
-    to_ann = [frame for group, frame in published if group == publish.visitor_group(ann.visitor_id)]
-    assert to_ann[-1]["status"] == "queued" and to_ann[-1]["agent_name"] is None
-    assert (publish.visitor_group(ann.visitor_id), 1) in [(g, f["position"]) for g, f in queue_frames]
+    # The visitor is told: their chat is waiting again (the lifecycle's frames), and where (routing's).
+    to_ann = [frame for group, frame in sent_frames if group == publish.visitor_group(ann.visitor_id)]
+    from_lifecycle = [frame for frame in to_ann if frame["type"] != "queue"]
+    assert from_lifecycle[-1]["status"] == "queued" and from_lifecycle[-1]["agent_name"] is None
+    assert 1 in [frame["position"] for frame in to_ann if frame["type"] == "queue"]
     # The chat in progress stays with Alice, flagged on the supervisors' board.
     ben = Conversation.objects.get(pk=chats["Ben"].pk)
     assert ben.assigned_agent_id == alice.pk
