@@ -19,9 +19,10 @@ from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from agents import connections, offers, presence
+from agents import offers, presence
 from agents.models import Agent, CannedResponse, Department, Skill
 from conversations import frames, lifecycle
+from conversations.connections import consoles
 from conversations.framing import FrameError
 from conversations.models import Conversation, ConversationEvent, Message, Site, Tag
 from conversations.publish import agent_group, publish_on_commit
@@ -208,7 +209,7 @@ def board(now=None) -> dict:
     agents = list(Agent.objects.annotate(
         active=Count("conversations", filter=Q(conversations__status__in=ACTIVE_STATUSES))
     ).order_by("display_name", "id"))
-    connected = connections.connected_agents([a.pk for a in agents])
+    connected = consoles.connected([a.pk for a in agents])
     replied = Message.objects.filter(author=Message.Author.AGENT, visibility=Message.Visibility.PUBLIC)
     replied_ids = set(replied.filter(conversation__status__in=Conversation.OPEN_STATUSES)
                       .values_list("conversation_id", flat=True).distinct())

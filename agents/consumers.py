@@ -14,21 +14,20 @@ import json
 import logging
 from urllib.parse import urlparse
 
-from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.security.websocket import AllowedHostsOriginValidator, OriginValidator
-from django.conf import settings
 
-from agents import connections, console, grace
+from agents import console, grace
 from agents.console import ConsoleError
 from agents.console_protocol import parse_frame
 from agents.presence import PresenceError
 from conversations import lifecycle
+from conversations.connections import consoles
 from conversations.framing import FrameError
 from conversations.lifecycle import Actor, LifecycleError
 from conversations.models import Message
 from conversations.publish import agent_group, site_staff_group, staff_group, supervisors_group, visitor_group
-from conversations.sockets import FrameSocket, db
+from conversations.sockets import FrameSocket, db, in_thread
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +39,6 @@ RATE_BURST = 40
 FLOOD_CLOSE_AFTER = 100
 # Queue and board frames are recomputed at most this often per socket, however many states change.
 REFRESH_DELAY_SECONDS = 0.1
-
-in_thread = sync_to_async(thread_sensitive=False)
 
 
 class AgentConsumer(FrameSocket):
@@ -66,20 +63,18 @@ class AgentConsumer(FrameSocket):
         await self._join(agent_group(self.agent.pk))
         # Counted as connected before the handshake completes: when another tab of the agent closes
         # right after this one opens, it must find this one and not start the disconnect grace.
-        await in_thread(connections.beat)(self.agent.pk, self.channel_name)
-        self.heartbeat_task = asyncio.create_task(self._heartbeat())
+        await self.start_presence(consoles, self.agent.pk)
         await self.accept()
 
     async def disconnect(self, code):
         if self.agent is None:
             return
-        for task in (self.heartbeat_task, self.refresh_task):
-            if task is not None:
-                task.cancel()
+        if self.refresh_task is not None:
+            self.refresh_task.cancel()
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         try:
-            live = await in_thread(connections.leave)(self.agent.pk, self.channel_name)
+            live = await self.stop_presence()
             if live == 0:
                 await in_thread(grace.schedule_check)(self.agent.pk)
         except Exception:
@@ -256,14 +251,6 @@ class AgentConsumer(FrameSocket):
                 await self.send_frame(await db(console.board)())
         except Exception:
             log.exception("console refresh failed")
-
-    async def _heartbeat(self):
-        while True:
-            await asyncio.sleep(settings.AGENT_CONSOLE_HEARTBEAT_SECONDS)
-            try:
-                await in_thread(connections.beat)(self.agent.pk, self.channel_name)
-            except Exception:
-                log.exception("console heartbeat failed")
 
     # --- helpers -------------------------------------------------------------------------------
 

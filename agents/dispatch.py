@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import redis
-from django.conf import settings
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from agents import offers, routing
 from agents.models import Agent, AgentSkill, Department, RoutingEvent
+from chatdesk import redis_keys
 from conversations import lifecycle
 from conversations.models import Conversation, ConversationEvent
 from conversations.publish import publish_frames_on_commit, visitor_group
@@ -469,25 +469,14 @@ def broadcast_positions(site_id: int) -> int:
 #     <prefix>:routing:<site_id>:told      set for POSITIONS_INTERVAL_MS by each broadcast
 #     <prefix>:routing:<site_id>:pending   a trailing broadcast is scheduled (POSITIONS_PENDING_MS at most)
 
-_redis_client: redis.Redis | None = None
-
-
-def _redis() -> redis.Redis:
-    global _redis_client
-    if _redis_client is None:
-        _redis_client = redis.Redis.from_url(settings.REDIS_URL)
-    return _redis_client
-
-
 def _key(site_id: int, name: str) -> str:
-    prefix = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "chatdesk")
-    return f"{prefix}:routing:{site_id}:{name}"
+    return redis_keys.key("routing", site_id, name)
 
 
 def request_positions(site_id: int) -> int:
     """Broadcast positions now if the site had none in the last interval, else make sure one follows; returns frames sent."""
     try:
-        client = _redis()
+        client = redis_keys.client()
         if client.set(_key(site_id, "told"), 1, nx=True, px=POSITIONS_INTERVAL_MS):
             return broadcast_positions(site_id)
         if client.set(_key(site_id, "pending"), 1, nx=True, px=POSITIONS_PENDING_MS):
@@ -501,13 +490,13 @@ def request_positions(site_id: int) -> int:
 
 def positions_due(site_id: int) -> int:
     """The trailing broadcast (agents.tasks.broadcast_queue_positions): clear the mark, then broadcast if due."""
-    _redis().delete(_key(site_id, "pending"))
+    redis_keys.client().delete(_key(site_id, "pending"))
     return request_positions(site_id)
 
 
 def _mark_told(site_id: int) -> None:
     try:
-        _redis().set(_key(site_id, "told"), 1, px=POSITIONS_INTERVAL_MS)
+        redis_keys.client().set(_key(site_id, "told"), 1, px=POSITIONS_INTERVAL_MS)
     except redis.RedisError:
         pass  # only coalescing is lost
 
@@ -519,4 +508,4 @@ def _schedule_positions(site_id: int, delay: float) -> None:
         broadcast_queue_positions.apply_async((site_id,), countdown=delay)
     except Exception:  # a broker outage: the beat sweep broadcasts within 10 s instead
         log.warning("could not schedule queue positions of site %s", site_id, exc_info=True)
-        _redis().delete(_key(site_id, "pending"))
+        redis_keys.client().delete(_key(site_id, "pending"))

@@ -25,9 +25,10 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db.models import Exists, OuterRef
 
-from agents import connections, presence
+from agents import presence
 from agents.models import Agent
 from conversations import lifecycle
+from conversations.connections import consoles
 from conversations.models import Conversation, Message
 from conversations.publish import supervisors_group
 
@@ -47,17 +48,17 @@ class Outcome:
 
 def release_if_disconnected(agent_id: int, *, now: float | None = None) -> Outcome:
     now = time.time() if now is None else now
-    since = connections.disconnected_since(agent_id, now=now)
+    since = consoles.disconnected_since([agent_id], now=now)[agent_id]
     if since is None:
-        if connections.live_sockets(agent_id, now=now):
+        if consoles.live_sockets(agent_id, now=now):
             return Outcome("connected")
-        connections.forget(agent_id)
+        consoles.forget(agent_id)
         return Outcome("unknown")
     if now - since < settings.AGENT_DISCONNECT_GRACE_SECONDS:
         return Outcome("waiting")
     agent = Agent.objects.filter(pk=agent_id).first()
     if agent is None:
-        connections.forget(agent_id)
+        consoles.forget(agent_id)
         return Outcome("unknown")
     outcome = Outcome("released")
     if agent.status == Agent.Status.ONLINE:
@@ -78,7 +79,7 @@ def release_if_disconnected(agent_id: int, *, now: float | None = None) -> Outco
         except lifecycle.IllegalTransition:
             continue  # closed or moved on meanwhile
         outcome.requeued.append(conversation_id)
-    connections.forget(agent_id)
+    consoles.forget(agent_id)
     tell_supervisors()
     log.info("agent %s disconnected past the grace period: away=%s requeued=%s kept=%s",
              agent_id, outcome.set_away, outcome.requeued, outcome.kept)
@@ -87,7 +88,7 @@ def release_if_disconnected(agent_id: int, *, now: float | None = None) -> Outco
 
 def sweep(*, now: float | None = None) -> list[Outcome]:
     """Every agent whose consoles have gone: the safety net for a countdown task that was lost."""
-    return [release_if_disconnected(agent_id, now=now) for agent_id in connections.watched_agents()]
+    return [release_if_disconnected(agent_id, now=now) for agent_id in consoles.watched()]
 
 
 def schedule_check(agent_id: int) -> None:

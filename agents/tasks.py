@@ -2,6 +2,7 @@ from celery import shared_task
 
 from agents import dispatch, offers, wait_limit
 from conversations import lifecycle
+from widget import departures
 
 
 @shared_task
@@ -11,12 +12,14 @@ def sweep_queues() -> int:
     Routing normally happens when something changes (lifecycle and presence trigger a pass after
     commit). The sweep catches what a lost trigger would leave waiting (a process that died
     between commit and its pass, a pass that gave up after races, an offer whose expiry task was
-    lost), applies timed widening to every waiting chat, offers the offline form to visitors past
+    lost), ends the chats of visitors who left while waiting (first, so no agent is given one),
+    applies timed widening to every waiting chat, offers the offline form to visitors past
     their site's wait limit, and refreshes every waiting visitor's position and estimate (full
     passes, which read whole queues). Running it twice at once is harmless:
-    the assignments themselves are cap-safe, an offer expires once, and a widening or an offline
-    offer is recorded once.
+    the assignments themselves are cap-safe, an offer expires once, a chat ends once, and a widening
+    or an offline offer is recorded once.
     """
+    departures.abandon_departed()
     offers.expire_stale_offers()
     wait_limit.offer_offline_forms()
     return dispatch.route_all_sites(full=True)

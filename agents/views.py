@@ -19,11 +19,11 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from agents import connections
 from agents.console import ACTIVE_STATUSES, is_supervisor, load_agent, sees
 from agents.models import Agent, CannedResponse, Department, Skill
-from conversations.models import Conversation, Site
 from conversations import frames
+from conversations.connections import consoles
+from conversations.models import Conversation, Site
 from conversations.selectors import messages_after
 
 LOGIN_URL = "/accounts/login/"
@@ -195,7 +195,7 @@ def agents_json(request):
     agents = list(Agent.objects.annotate(
         active=Count("conversations", filter=Q(conversations__status__in=ACTIVE_STATUSES))
     ).order_by("display_name", "id"))
-    connected = connections.connected_agents([a.pk for a in agents])
+    connected = consoles.connected([a.pk for a in agents])
     return JsonResponse({"agents": [
         {"id": a.pk, "name": a.display_name, "status": a.status, "active": a.active, "cap": a.max_concurrent_chats,
          "connected": a.pk in connected}

@@ -136,8 +136,13 @@ WIDGET_RATE_BURST = env_int("WIDGET_RATE_BURST", 20, minimum=1)
 # After this many refused frames in a row the socket is closed with 4008.
 WIDGET_FLOOD_CLOSE_AFTER = env_int("WIDGET_FLOOD_CLOSE_AFTER", 50, minimum=1)
 VISITOR_TOKEN_MAX_AGE_DAYS = env_int("VISITOR_TOKEN_MAX_AGE_DAYS", 365, minimum=1)
+# Each widget socket refreshes its presence in Redis this often (conversations/connections.py).
+WIDGET_HEARTBEAT_SECONDS = env_int("WIDGET_HEARTBEAT_SECONDS", 20, minimum=1)
+# A queued visitor whose widgets have all been gone this long has left: the chat ends as abandoned,
+# at the moment they left (widget/departures.py). Long enough for a reload or the next page of the site.
+VISITOR_ABANDON_GRACE_SECONDS = env_int("VISITOR_ABANDON_GRACE_SECONDS", 60, minimum=1)
 
-# --- The agent console socket (agents/consumers.py, agents/connections.py) --------------------
+# --- The agent console socket (agents/consumers.py, conversations/connections.py) --------------------
 # An agent whose consoles have all been gone this long is set away and their unanswered chats
 # go back to the queue (agents/grace.py).
 AGENT_DISCONNECT_GRACE_SECONDS = env_int("AGENT_DISCONNECT_GRACE_SECONDS", 60, minimum=1)

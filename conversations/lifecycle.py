@@ -16,6 +16,7 @@ there every transaction is opened IMMEDIATE (chatdesk/env.py), which serialises 
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q
@@ -91,6 +92,11 @@ def _lock(conversation_id: int) -> Conversation:
     return Conversation.objects.select_related("assigned_agent").select_for_update(of=("self",)).get(
         pk=conversation_id
     )
+
+
+def _not_before_last_event(conversation: Conversation, at: datetime) -> datetime:
+    last = conversation.events.order_by("-at").values_list("at", flat=True).first()
+    return max(at, last) if last is not None else at
 
 
 def _require_status(conversation: Conversation, allowed: tuple, action: str) -> None:
@@ -363,8 +369,14 @@ def transfer_conversation(
 
 def close_conversation(
     *, conversation_id: int, actor: Actor, resolved: bool | None = None, summary: str = "", details: dict | None = None,
+    ended_at: datetime | None = None,
 ) -> Conversation:
-    """End a chat: abandoned if still queued, missed if no agent ever replied, else closed."""
+    """End a chat: abandoned if still queued, missed if no agent ever replied, else closed.
+
+    ended_at: when the chat really ended, if that was before now (a visitor who left the site,
+    found after a grace period: widget/departures.py), so its wait is measured to that moment.
+    Never before the chat's last event: the event history stays in order.
+    """
     with transaction.atomic():
         conversation = _lock(conversation_id)
         _require_status(conversation, Conversation.OPEN_STATUSES, "close")
@@ -374,7 +386,7 @@ def close_conversation(
             outcome = Status.CLOSED
         else:
             outcome = Status.MISSED
-        now = timezone.now()
+        now = timezone.now() if ended_at is None else _not_before_last_event(conversation, min(ended_at, timezone.now()))
         conversation.status, conversation.closed_at = outcome, now
         conversation.save(update_fields=["status", "closed_at"])
         _record(conversation, outcome, actor, now, agent_id=conversation.assigned_agent_id,

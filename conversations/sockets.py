@@ -4,13 +4,16 @@ A subclass names its frame parser and the errors that refuse a frame, implements
 method per frame type, and calls `start_rate_limit` once it accepts the socket.
 """
 
+import asyncio
 import json
 import logging
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from conversations.connections import SocketRegistry
 from conversations.framing import FrameError, client_id_of
 from conversations.lifecycle import LifecycleError
 from widget.ratelimit import TokenBucket
@@ -19,6 +22,8 @@ log = logging.getLogger(__name__)
 
 CLOSE_FLOODING = 4008
 GREETING_FRAMES = {"hello", "ping"}
+# Redis calls that are not database work: any worker thread, so they never queue behind the database.
+in_thread = sync_to_async(thread_sensitive=False)
 
 
 def db(function):
@@ -36,6 +41,8 @@ class FrameSocket(AsyncWebsocketConsumer):
     refusals: tuple[type[Exception], ...] = (FrameError, LifecycleError)
     greeted = False
     closing = False  # refused: whatever the client still sends is ignored
+    presence: tuple[SocketRegistry, int] | None = None
+    presence_task: asyncio.Task | None = None
 
     @staticmethod
     def parse_frame(raw: str | None) -> dict:
@@ -69,6 +76,31 @@ class FrameSocket(AsyncWebsocketConsumer):
             log.exception("%s frame %s failed", type(self).__name__, kind)
             await self.send_error("server_error", "the server could not handle this frame", ref=ref, retry=True,
                                   conversation_id=frame.get("conversation_id"))
+
+    async def start_presence(self, registry: SocketRegistry, owner_id: int) -> None:
+        """Count this socket as one of the owner's (an agent's console, a visitor's widget) in every
+        process: now, then at every heartbeat, until stop_presence."""
+        self.presence = (registry, owner_id)
+        await in_thread(registry.beat)(owner_id, self.channel_name)
+        self.presence_task = asyncio.create_task(self._heartbeat())
+
+    async def stop_presence(self) -> int | None:
+        """This socket is gone: returns how many sockets its owner still has (None: never counted)."""
+        if self.presence is None:
+            return None
+        self.presence_task.cancel()
+        registry, owner_id = self.presence
+        self.presence = None
+        return await in_thread(registry.leave)(owner_id, self.channel_name)
+
+    async def _heartbeat(self):
+        registry, owner_id = self.presence
+        while True:
+            await asyncio.sleep(registry.heartbeat_seconds())
+            try:
+                await in_thread(registry.beat)(owner_id, self.channel_name)
+            except Exception:  # the next beat tries again; three missed ones count the socket gone
+                log.exception("%s heartbeat failed", registry.kind)
 
     async def on_ping(self, frame):
         await self.send_frame({"type": "pong"})

@@ -18,10 +18,10 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from agents import connections
 from agents.console import ACTIVE_STATUSES, queue_summary
 from agents.models import Agent, Skill
 from agents.permissions import is_manager
+from conversations.connections import consoles
 from conversations.models import Conversation
 from metrics import compute, selectors
 
@@ -54,7 +54,7 @@ def agents_on_the_floor() -> list[dict]:
     agents = list(Agent.objects.annotate(
         active=Count("conversations", filter=Q(conversations__status__in=ACTIVE_STATUSES))
     ).order_by("display_name", "id"))
-    connected = connections.connected_agents([a.pk for a in agents])
+    connected = consoles.connected([a.pk for a in agents])
     return [{"id": a.pk, "name": a.display_name, "role": a.role, "status": a.status, "active": a.active,
              "cap": a.max_concurrent_chats, "connected": a.pk in connected} for a in agents]
 

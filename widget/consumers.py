@@ -4,9 +4,12 @@ query, send frames.
 Every database call runs in a worker thread (database_sync_to_async), never on the event loop.
 """
 
+import logging
+
 from django.conf import settings
 
 from conversations import frames, lifecycle
+from conversations.connections import widgets
 from conversations.lifecycle import Actor
 from conversations.publish import staff_group, visitor_group
 from conversations.sockets import FrameSocket, db
@@ -15,6 +18,8 @@ from surveys import selectors as survey_selectors
 from widget import protocol, services
 from widget.context import visitor_context
 from widget.origins import origin_allowed
+
+log = logging.getLogger(__name__)
 
 CLOSE_BAD_TOKEN = 4001
 CLOSE_ORIGIN_NOT_ALLOWED = 4003
@@ -46,6 +51,10 @@ class VisitorConsumer(FrameSocket):
     async def disconnect(self, code):
         if self.visitor is not None:
             await self.channel_layer.group_discard(visitor_group(self.visitor.pk), self.channel_name)
+        try:
+            await self.stop_presence()
+        except Exception:  # the socket's heartbeats stop: it counts as gone three beats later
+            log.exception("could not record that visitor %s's widget closed", self.visitor.pk)
 
     # --- client frames ---------------------------------------------------------------------
 
@@ -64,6 +73,8 @@ class VisitorConsumer(FrameSocket):
         # The denominator of visitor engagement (docs/metrics.md).
         await db(goals.record_widget_load)(site=self.site, visitor=self.visitor, new_visit=bool(frame.get("new_visit")))
         await self.channel_layer.group_add(visitor_group(self.visitor.pk), self.channel_name)
+        # A queued visitor with no widget open for long has left (widget/departures.py).
+        await self.start_presence(widgets, self.visitor.pk)
         await self.send_frame({
             "type": "welcome",
             "token": greeting.token,

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from agents import dispatch, presence, tasks
 from agents.models import Agent, AgentStatusEvent, Department, RoutingEvent
+from chatdesk import redis_keys
 from agents.tasks import sweep_queues
 from conversations import lifecycle
 from conversations.lifecycle import Actor
@@ -56,7 +57,7 @@ class Deferred:
         would: each task's transaction commits, so its frames go out."""
         sites, self.sites = self.sites, []
         for site_id in sites:
-            dispatch._redis().delete(dispatch._key(site_id, "told"))
+            redis_keys.client().delete(dispatch._key(site_id, "told"))
             with self.capture_on_commit_callbacks(execute=True):
                 tasks.broadcast_queue_positions(site_id)
 
@@ -381,11 +382,8 @@ def test_without_redis_positions_are_broadcast_at_once(acme, support, orders, mo
     import redis
 
     start(acme, orders, "Ann")
-
-    def down():
-        raise redis.ConnectionError("down")
-
-    monkeypatch.setattr(dispatch, "_redis", down)
+    # A real client of a port where no Redis listens: every command fails to connect.
+    monkeypatch.setattr(redis_keys, "_client", redis.Redis(port=1, socket_connect_timeout=0.2))
     assert dispatch.request_positions(acme.pk) == 1
     assert dispatch.request_positions(acme.pk) == 1
 

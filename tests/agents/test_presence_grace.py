@@ -5,9 +5,10 @@ import time
 
 import pytest
 
-from agents import connections, console, grace, tasks
+from agents import console, grace, tasks
 from agents.models import Agent, AgentStatusEvent
 from conversations import lifecycle, publish
+from conversations.connections import consoles
 from conversations.lifecycle import Actor
 from conversations.models import Conversation, ConversationEvent
 from tests.personas import make_agent, make_site, make_visitor
@@ -46,14 +47,14 @@ def chats(acme, alice):
 
 
 def console_session(agent, *, opened=T0, closed=T0 + 5, socket="console-1"):
-    connections.beat(agent.pk, socket, now=opened)
-    connections.leave(agent.pk, socket, now=closed)
+    consoles.beat(agent.pk, socket, now=opened)
+    consoles.leave(agent.pk, socket, now=closed)
 
 
 def test_an_agent_back_within_the_grace_period_keeps_everything(alice, chats):
     console_session(alice)
     assert grace.release_if_disconnected(alice.pk, now=T0 + 5 + GRACE - 1).action == "waiting"
-    connections.beat(alice.pk, "console-2", now=T0 + 30)  # a reload
+    consoles.beat(alice.pk, "console-2", now=T0 + 30)  # a reload
     assert grace.release_if_disconnected(alice.pk, now=T0 + 5 + GRACE + 1).action == "connected"
     alice.refresh_from_db()
     assert alice.status == Agent.Status.ONLINE
@@ -97,7 +98,7 @@ def test_running_it_again_changes_nothing(alice, chats):
 
 
 def test_another_open_console_keeps_the_agent_online(alice, chats):
-    connections.beat(alice.pk, "tab-2", now=T0 + 4)
+    consoles.beat(alice.pk, "tab-2", now=T0 + 4)
     console_session(alice)
     assert grace.release_if_disconnected(alice.pk, now=T0 + 30).action == "connected"
     alice.refresh_from_db()
@@ -105,9 +106,9 @@ def test_another_open_console_keeps_the_agent_online(alice, chats):
 
 
 def test_a_crashed_process_counts_from_its_last_heartbeat(alice, chats):
-    connections.beat(alice.pk, "console-1", now=T0)  # then the process dies: no leave, no more beats
-    stale = connections.stale_after()
-    assert connections.live_sockets(alice.pk, now=T0 + stale - 1) == 1
+    consoles.beat(alice.pk, "console-1", now=T0)  # then the process dies: no leave, no more beats
+    stale = consoles.stale_after()
+    assert consoles.live_sockets(alice.pk, now=T0 + stale - 1) == 1
     assert [o.action for o in grace.sweep(now=T0 + stale + 1)] == ["waiting"]
     assert [o.action for o in grace.sweep(now=T0 + GRACE + 1)] == ["released"]
     assert Conversation.objects.get(pk=chats["Ann"].pk).status == "queued"
