@@ -386,7 +386,9 @@ def close_conversation(
             outcome = Status.CLOSED
         else:
             outcome = Status.MISSED
-        now = timezone.now() if ended_at is None else _not_before_last_event(conversation, min(ended_at, timezone.now()))
+        now = timezone.now()
+        if ended_at is not None:
+            now = _not_before_last_event(conversation, min(ended_at, now))
         conversation.status, conversation.closed_at = outcome, now
         conversation.save(update_fields=["status", "closed_at"])
         _record(conversation, outcome, actor, now, agent_id=conversation.assigned_agent_id,

@@ -89,8 +89,7 @@ def load(start: datetime, end: datetime, *, config: compute.Config = compute.DEF
     for found in contacts.values():
         found[:] = sorted(set(found))  # a visitor of two chunks was looked up twice
     tag_ids = {(site_id, name): pk for pk, site_id, name in Tag.objects.values_list("pk", "site_id", "name")}
-    facts = [compute.chat_facts(chats[pk], events.get(pk, []), tag_ids)
-             for pk in sorted(chats)]
+    facts = [compute.chat_facts(chats[pk], events.get(pk, []), tag_ids) for pk in sorted(chats)]
 
     changes: dict[int, list[compute.StatusChange]] = defaultdict(list)
     for agent_id, at, status in AgentStatusEvent.objects.filter(

@@ -56,13 +56,17 @@ function keepDraft(chat) {
   const drafts = store.get(DRAFTS, {});
   if (chat.draft) drafts[chat.id] = {text: chat.draft, canned: chat.canned};
   else delete drafts[chat.id];
-  store.set(DRAFTS, Object.keys(drafts).length ? drafts : null);
+  saveDrafts(drafts);
 }
 
 function dropDrafts(keep) {
   const drafts = store.get(DRAFTS, {});
   for (const cid of Object.keys(drafts)) if (!keep(cid)) delete drafts[cid];
-  store.set(DRAFTS, Object.keys(drafts).length ? drafts : null);
+  saveDrafts(drafts);
+}
+
+function saveDrafts(drafts) {
+  store.set(DRAFTS, Object.keys(drafts).length ? drafts : null);  // no drafts: no key left behind
 }
 
 function isOwn(state) { return state.agent_id === ME.id && ACTIVE.has(state.status); }
