@@ -21,6 +21,11 @@ from conversations import lifecycle
 from conversations.models import Conversation
 
 
+# Ids are integers: any other segment matches no route and is a JSON 404 (chatdesk.api_errors.not_found),
+# never a lookup that fails in the database.
+ID_PATTERN = "[0-9]+"
+
+
 def actor_for(request) -> lifecycle.Actor:
     agent = agent_of(request.user)
     return lifecycle.Actor.of_agent(agent) if agent else lifecycle.Actor.system()
@@ -32,6 +37,7 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     serializer_class = AgentSerializer
     permission_classes = [AgentsReadOwnStatusWrite]
     queryset = Agent.objects.select_related("user").prefetch_related("departments", "agent_skills__skill").order_by("id")
+    lookup_value_regex = ID_PATTERN
 
     @extend_schema(request=AgentUpdateInput, responses=AgentSerializer)
     def partial_update(self, request, pk=None):
@@ -49,6 +55,7 @@ class SkillViewSet(viewsets.ModelViewSet):
     serializer_class = SkillSerializer
     permission_classes = [ManagersWriteAgentsRead]
     queryset = Skill.objects.order_by("name", "id")
+    lookup_value_regex = ID_PATTERN
 
 
 class DepartmentViewSet(viewsets.ModelViewSet):
@@ -57,6 +64,7 @@ class DepartmentViewSet(viewsets.ModelViewSet):
     serializer_class = DepartmentSerializer
     permission_classes = [ManagersWriteAgentsRead]
     queryset = Department.objects.order_by("name", "id")
+    lookup_value_regex = ID_PATTERN
 
     def perform_create(self, serializer):
         serializer.save()
@@ -73,6 +81,7 @@ class ConversationRoutingViewSet(viewsets.GenericViewSet):
     serializer_class = ConversationSerializer
     permission_classes = [ManagersOnly]
     queryset = Conversation.objects.all()
+    lookup_value_regex = ID_PATTERN
 
     @extend_schema(request=AssignInput, responses=ConversationSerializer)
     @action(detail=True, methods=["post"])

@@ -1,7 +1,8 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
 from agents import api
+from chatdesk.api_errors import not_found
 
 router = SimpleRouter()
 router.register("agents", api.AgentViewSet, basename="agent")
@@ -9,4 +10,8 @@ router.register("skills", api.SkillViewSet, basename="skill")
 router.register("departments", api.DepartmentViewSet, basename="department")
 router.register("conversations", api.ConversationRoutingViewSet, basename="conversation")
 
-urlpatterns = [path("", include(router.urls))]
+urlpatterns = [
+    path("", include(router.urls)),
+    # Included last under /api/ (chatdesk/urls.py): every other API path, the metrics' too, is a JSON 404.
+    re_path(r"^(?P<path>.*)$", not_found),
+]

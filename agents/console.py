@@ -26,7 +26,7 @@ from conversations.connections import consoles
 from conversations.framing import FrameError
 from conversations.models import Conversation, ConversationEvent, Message, Site, Tag
 from conversations.publish import agent_group, publish_on_commit
-from conversations.selectors import messages_after
+from conversations.selectors import messages_after, read_to
 
 Status = Conversation.Status
 ACTIVE_STATUSES = (Status.ASSIGNED, Status.ACTIVE)
@@ -253,12 +253,24 @@ def context(conversation: Conversation) -> dict:
     }
 
 
-def history(conversation: Conversation, after_seq: int, agent: Agent, *, supervisor: bool) -> tuple[list[dict], int]:
-    """The messages after a seq this agent may read (public, notes, their whispers), as frames, oldest first,
-    and the last seq read (hidden whispers included, so a replay from it does not read them again)."""
-    messages = [frames.message_frame(m, conversation) for m in messages_after(conversation.pk, after_seq, public_only=False)]
-    last_seq = messages[-1]["seq"] if messages else after_seq
-    return [m for m in messages if sees(agent, m, supervisor=supervisor)], last_seq
+def history(conversation_id: int, after_seq: int, agent: Agent, *, supervisor: bool,
+            up_to: int | None = None) -> tuple[list[dict], int]:
+    """The messages after a seq (up to up_to) this agent may read (public, notes, their whispers), as
+    frames, oldest first, and the seq read to (hidden whispers included, so a replay from it does not
+    read them again)."""
+    messages = messages_after(conversation_id, after_seq, public_only=False, up_to=up_to)
+    visible = [frame for frame in (frames.message_frame(m, m.conversation) for m in messages)
+               if sees(agent, frame, supervisor=supervisor)]
+    return visible, read_to(messages, after_seq, up_to)
+
+
+def open_chats_of(agent_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
+    """Each agent's open chats as (public id, pk): what their consoles must be showing (one query)."""
+    chats = defaultdict(list)
+    for public_id, pk, agent_id in Conversation.objects.filter(
+            assigned_agent_id__in=agent_ids, status__in=ACTIVE_STATUSES).values_list("public_id", "pk", "assigned_agent_id"):
+        chats[agent_id].append((str(public_id), pk))
+    return chats
 
 
 def site_ids() -> list[int]:
@@ -319,15 +331,15 @@ def tags_named(site_id: int, names: list[str]) -> list[Tag]:
 
 
 def transfer_target(frame: dict) -> dict:
-    """The lifecycle.transfer_conversation keyword for a transfer frame's one target."""
-    for name, model, keyword in (("agent", Agent, "to_agent"), ("department", Department, "to_department"),
-                                 ("skill", Skill, "to_skill")):
-        if frame.get(name) is not None:
-            target = model.objects.filter(pk=frame[name]).first()
-            if target is None:
-                raise ConsoleError("not_found", f"no such {name}", field=name)
-            return {keyword: target}
-    raise ConsoleError("invalid_field", "transfer needs a target", field="agent")
+    """The lifecycle.transfer_conversation keyword for a transfer frame's one target (the frame
+    table has refused a transfer with none or two)."""
+    name, model, keyword = next(target for target in (
+        ("agent", Agent, "to_agent"), ("department", Department, "to_department"), ("skill", Skill, "to_skill"))
+        if frame.get(target[0]) is not None)
+    target = model.objects.filter(pk=frame[name]).first()
+    if target is None:
+        raise ConsoleError("not_found", f"no such {name}", field=name)
+    return {keyword: target}
 
 
 def reassign(supervisor: Agent, conversation: Conversation, agent_id: int) -> None:

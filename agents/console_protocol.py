@@ -24,6 +24,8 @@ CLIENT_FRAMES: dict[str, dict[str, Field]] = {
     "take": {"conversation_id": _CONVERSATION},
     "accept": {"conversation_id": _CONVERSATION},
     "open": {"conversation_id": _CONVERSATION},
+    # Messages after last_seq, answered with `message` frames and `replayed` (a client that found a gap).
+    "sync": {"conversation_id": _CONVERSATION, "last_seq": Field(int, minimum=0)},
     "message": {**_WRITE, "canned_response_id": Field(int, False, minimum=1)},
     "note": _WRITE,
     "whisper": _WRITE,

@@ -12,10 +12,12 @@ supervisors, the supervisors' group.
 import asyncio
 import json
 import logging
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.security.websocket import AllowedHostsOriginValidator, OriginValidator
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+from django.utils.http import is_same_domain
 
 from agents import console, grace
 from agents.console import ConsoleError
@@ -23,11 +25,13 @@ from agents.console_protocol import parse_frame
 from agents.presence import PresenceError
 from conversations import lifecycle
 from conversations.connections import consoles
+from conversations.delivery import state_key
 from conversations.framing import FrameError
 from conversations.lifecycle import Actor, LifecycleError
 from conversations.models import Message
 from conversations.publish import agent_group, site_staff_group, staff_group, supervisors_group, visitor_group
-from conversations.sockets import FrameSocket, db, in_thread
+from conversations.sockets import FrameSocket
+from conversations.threads import db, in_thread
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +45,20 @@ FLOOD_CLOSE_AFTER = 100
 REFRESH_DELAY_SECONDS = 0.1
 
 
+def queue_key(frame: dict) -> tuple:
+    """What a console's queue shows that it must not miss a change of (waits grow by themselves)."""
+    return tuple(chat["conversation_id"] for chat in frame["chats"]), frame["waiting"]
+
+
 class AgentConsumer(FrameSocket):
     parse_frame = staticmethod(parse_frame)
     refusals = (FrameError, LifecycleError, PresenceError)  # ConsoleError is a FrameError
     agent = None
     supervisor = False
+    refresh_task = None
+    queue_shown: tuple | None = None  # the queue last sent (queue_key)
+    queue_behind = False  # the queue differed from the database's at the last check
+    unshown_chats: set = frozenset()  # own chats this socket did not show at the last check
 
     async def connect(self):
         user = self.scope.get("user")
@@ -57,12 +70,10 @@ class AgentConsumer(FrameSocket):
             return await self.refuse("not_an_agent", "this user has no agent profile", CLOSE_NOT_AUTHENTICATED)
         self.supervisor = console.is_supervisor(self.agent)
         self.start_rate_limit(rate=RATE_PER_SECOND, burst=RATE_BURST, flood_close_after=FLOOD_CLOSE_AFTER)
-        self.joined: set[str] = set()
         self.watching: dict[str, int] = {}  # public id -> pk of the chats whose staff group this socket is in
-        self.refresh_task = None
-        await self._join(agent_group(self.agent.pk))
         # Counted as connected before the handshake completes: when another tab of the agent closes
         # right after this one opens, it must find this one and not start the disconnect grace.
+        await self.join_group(agent_group(self.agent.pk))
         await self.start_presence(consoles, self.agent.pk)
         await self.accept()
 
@@ -71,8 +82,7 @@ class AgentConsumer(FrameSocket):
             return
         if self.refresh_task is not None:
             self.refresh_task.cancel()
-        for group in self.joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        await self.leave_groups()
         try:
             live = await self.stop_presence()
             if live == 0:
@@ -87,15 +97,17 @@ class AgentConsumer(FrameSocket):
         if self.greeted:
             return await self.send_error("already_greeted", "hello is sent once per socket")
         for site_id in await db(console.site_ids)():
-            await self._join(site_staff_group(site_id))
+            await self.join_group(site_staff_group(site_id))
         if self.supervisor:
-            await self._join(supervisors_group())
+            await self.join_group(supervisors_group())
         # Join the own chats' groups before reading them, so nothing published meanwhile is missed.
         for pk in await db(console.own_chat_ids)(self.agent):
-            await self._join(staff_group(pk))
+            await self.join_group(staff_group(pk))
         welcome = await db(console.welcome)(self.agent, supervisor=self.supervisor)
         for chat in welcome["chats"]:
-            await self._watch(chat["conversation_id"], chat.pop("pk"))
+            pk = chat.pop("pk")
+            await self._watch(chat["conversation_id"], pk)
+            self._note_state(pk, chat)
         self.greeted = True
         await self.send_frame(welcome)
         for conversation_id, last_seq in (frame.get("conversations") or {}).items():
@@ -105,7 +117,7 @@ class AgentConsumer(FrameSocket):
                 await self.send_error(error.code, error.message, field=error.field, conversation_id=conversation_id)
                 continue
             await self._watch(conversation_id, conversation.pk)
-            await self._replay(conversation, last_seq)
+            await self.replay(conversation.pk, conversation_id, last_seq)
         if self.supervisor:
             await self.send_frame(await db(console.board)())
 
@@ -128,9 +140,14 @@ class AgentConsumer(FrameSocket):
     async def on_open(self, frame):
         conversation = await self._authorize(frame["conversation_id"], "view")
         await self._watch(frame["conversation_id"], conversation.pk)  # before reading: nothing is missed
-        await self.send_frame(await db(console.state_of)(conversation.pk))
-        await self._replay(conversation, 0)
+        await self._send_state(conversation.pk)
+        await self.replay(conversation.pk, frame["conversation_id"], 0)
         await self.send_frame(await db(console.context)(conversation))
+
+    async def on_sync(self, frame):
+        conversation = await self._authorize(frame["conversation_id"], "view")
+        await self._watch(frame["conversation_id"], conversation.pk)
+        await self.replay(conversation.pk, frame["conversation_id"], frame["last_seq"])
 
     async def on_message(self, frame):
         conversation = await self._authorize(frame["conversation_id"], "reply")
@@ -153,10 +170,10 @@ class AgentConsumer(FrameSocket):
         conversation = await self._authorize(frame["conversation_id"], "act")
         if not conversation.is_open:
             return
-        await self.channel_layer.group_send(visitor_group(conversation.visitor_id), {"type": "conv.frame", "frame": {
+        await self.send_passing(visitor_group(conversation.visitor_id), {
             "type": "typing", "conversation_id": frame["conversation_id"], "by": "agent",
             "agent_name": self.agent.display_name, "is_typing": frame["is_typing"],
-        }})
+        })
 
     async def on_seen(self, frame):
         conversation = await self._authorize(frame["conversation_id"], "view")
@@ -210,8 +227,12 @@ class AgentConsumer(FrameSocket):
         # group membership after a transfer must not leak a frame), and whispers only to their reader.
         if conversation_id is None or conversation_id not in self.watching:
             return
-        if kind == "message" and not console.sees(self.agent, frame, supervisor=self.supervisor):
-            return
+        pk = self.watching[conversation_id]
+        if kind == "message":
+            return await self.deliver_message(pk, frame,
+                                              visible=console.sees(self.agent, frame, supervisor=self.supervisor))
+        if kind == "seen":
+            self.track_seen(pk, frame["by"], frame["seq"])
         await self.send_frame(frame)
 
     async def console_refresh(self, event):
@@ -225,6 +246,11 @@ class AgentConsumer(FrameSocket):
         # Only chats this socket shows, or one that may just have been given to this agent.
         if conversation_id not in self.watching and frame.get("agent_name") != self.agent.display_name:
             return
+        await self._show_state(conversation_id)
+
+    async def _show_state(self, conversation_id):
+        """The chat's state as it is now, if this socket shows it; a chat given to this agent starts
+        being shown, one transferred or requeued away stops (after its last state)."""
         conversation = await db(console.find_conversation)(conversation_id)
         if conversation is None:
             return
@@ -235,7 +261,7 @@ class AgentConsumer(FrameSocket):
             if conversation.assigned_agent_id != self.agent.pk:
                 return
             await self._watch(conversation_id, conversation.pk)  # a chat routed or transferred to this agent
-        await self.send_frame(await db(console.state)(conversation))
+        await self._send_state_frame(conversation.pk, await db(console.state)(conversation))
         if not keep:
             await self._unwatch(conversation_id)  # transferred or requeued away: its last state, then silence
 
@@ -246,7 +272,7 @@ class AgentConsumer(FrameSocket):
     async def _refresh(self):
         await asyncio.sleep(REFRESH_DELAY_SECONDS)
         try:
-            await self.send_frame(await db(console.queue_summary)())
+            await self._send_queue(await db(console.queue_summary)())
             if self.supervisor:
                 await self.send_frame(await db(console.board)())
         except Exception:
@@ -273,31 +299,67 @@ class AgentConsumer(FrameSocket):
         await self._watch(frame["conversation_id"], conversation.pk)
         await db(change)(conversation_id=conversation.pk, actor=Actor.of_agent(self.agent), tag=tag)
 
-    async def _replay(self, conversation, last_seq):
-        messages, read_to = await db(console.history)(conversation, last_seq, self.agent, supervisor=self.supervisor)
-        for message in messages:
-            await self.send_frame(message)
-        await self.send_frame({"type": "replayed", "conversation_id": str(conversation.public_id),
-                               "last_seq": read_to})
-
     async def _send_state(self, conversation_pk):
-        await self.send_frame(await db(console.state_of)(conversation_pk))
+        await self._send_state_frame(conversation_pk, await db(console.state_of)(conversation_pk))
 
-    async def _join(self, group):
-        if group not in self.joined:
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.joined.add(group)
+    async def _send_state_frame(self, conversation_pk, frame):
+        self._note_state(conversation_pk, frame)
+        await self.send_frame(frame)
+
+    def _note_state(self, conversation_pk, frame):
+        self.track_state(conversation_pk, state_key(
+            status=frame["status"], agent_id=frame["agent_id"], visitor_seen_seq=frame["visitor_seen_seq"],
+            agent_seen_seq=frame["agent_seen_seq"]), last_seq=frame["last_seq"])
+
+    async def _send_queue(self, frame):
+        self.queue_shown = queue_key(frame)
+        await self.send_frame(frame)
 
     async def _watch(self, public_id, pk):
-        await self._join(staff_group(pk))
+        await self.join_group(staff_group(pk))
         self.watching[public_id] = pk
 
     async def _unwatch(self, public_id):
         pk = self.watching.pop(public_id, None)
         if pk is not None:
-            group = staff_group(pk)
-            self.joined.discard(group)
-            await self.channel_layer.group_discard(group, self.channel_name)
+            self.tracks.pop(pk, None)
+            await self.leave_group(staff_group(pk))
+
+    # --- delivery hooks (conversations/sockets.py) ------------------------------------------------
+
+    def visible_after(self, conversation_pk, after, up_to):
+        return console.history(conversation_pk, after, self.agent, supervisor=self.supervisor, up_to=up_to)
+
+    def cursor_target(self, position):
+        return position.last_seq
+
+    async def send_state_of(self, conversation_pk):
+        await self._send_state(conversation_pk)
+
+    @classmethod
+    async def check_all(cls, sockets, positions, *, urgent, restored):
+        """Besides each chat shown: the queue, and chats given to an agent whose state frame was lost."""
+        await super().check_all(sockets, positions, urgent=urgent, restored=restored)
+        greeted = [socket for socket in sockets if socket.greeted and not socket.closing]
+        if not greeted:
+            return
+        queue = await db(console.queue_summary)()
+        chats_of = await db(console.open_chats_of)(sorted({socket.agent.pk for socket in greeted}))
+        for socket in greeted:
+            await socket.catch_up_console(queue, chats_of.get(socket.agent.pk, []), urgent=urgent)
+            if restored and socket.supervisor:
+                socket._schedule_refresh()
+
+    async def catch_up_console(self, queue, own_chats, *, urgent):
+        """Like catch_up: a difference seen at two checks in a row (or at once when urgent) is sent."""
+        missing = {public_id for public_id, _ in own_chats if public_id not in self.watching}
+        stale_queue = queue_key(queue) != self.queue_shown
+        for public_id in missing & (self.unshown_chats | (missing if urgent else set())):
+            await self._show_state(public_id)
+        if stale_queue and (urgent or self.queue_behind):
+            await self._send_queue(queue)
+            stale_queue = False
+        self.unshown_chats, self.queue_behind = missing, stale_queue
 
 class OriginRefused(AsyncWebsocketConsumer):
     """Like the widget: accept, say why in an error frame, close 4003 (a refused handshake says nothing)."""
@@ -309,22 +371,76 @@ class OriginRefused(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_ORIGIN_NOT_ALLOWED)
 
 
-class RefusingOriginValidator(OriginValidator):
-    """channels' OriginValidator, answering a refused origin with an error frame and close 4003."""
+class RefusingOriginValidator:
+    """Staff sockets open only from this server's own pages, by the rule Django's CSRF check applies to a
+    form: the Origin's scheme, host and port are those the socket itself was reached at (its Host, which
+    must be an ALLOWED_HOSTS entry, and https when SECURE_PROXY_SSL_HEADER says the proxy took TLS), or
+    match a CSRF_TRUSTED_ORIGINS entry. Any other service on the same host name (another port, plain http
+    beside https) cannot open a console with the agent's cookie. A refusal is an error frame and close 4003."""
+
+    def __init__(self, application):
+        self.application = application
 
     async def __call__(self, scope, receive, send):
-        origin = None
-        for name, value in scope.get("headers", []):
-            if name == b"origin":
-                try:
-                    origin = urlparse(value.decode("latin1"))
-                except UnicodeDecodeError:
-                    pass
-        if self.valid_origin(origin):
+        headers = {name.decode("latin1"): value.decode("latin1") for name, value in scope.get("headers", [])}
+        origin = headers.get("origin", "")
+        if origin and (origin_matches(origin, own_origin(scope, headers)) or trusted_origin(origin)):
             return await self.application(scope, receive, send)
         return await OriginRefused.as_asgi()(scope, receive, send)
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_parts(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) origin, the port filled in when it is the default."""
+    try:
+        parts = urlsplit(url.lower())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname, port or DEFAULT_PORTS[parts.scheme]
+
+
+def origin_matches(origin: str, other: str | None) -> bool:
+    return other is not None and origin_parts(origin) is not None and origin_parts(origin) == origin_parts(other)
+
+
+def own_origin(scope, headers: dict[str, str]) -> str | None:
+    """The origin the socket was reached at, if its Host is one this server serves (were it not checked,
+    a name of anyone's pointed at this server would be "own")."""
+    host = headers.get("host", "")
+    domain, _ = split_domain_port(host)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return None
+    return f"{'https' if socket_is_secure(scope, headers) else 'http'}://{host}"
+
+
+def socket_is_secure(scope, headers: dict[str, str]) -> bool:
+    """As Django's request.is_secure(): the proxy's header when SECURE_PROXY_SSL_HEADER names one, else wss."""
+    if settings.SECURE_PROXY_SSL_HEADER:
+        name, secure_value = settings.SECURE_PROXY_SSL_HEADER
+        value = headers.get(name.removeprefix("HTTP_").replace("_", "-").lower())
+        if value is not None:
+            return value.split(",", 1)[0].strip() == secure_value
+    return scope.get("scheme") == "wss"
+
+
+def trusted_origin(origin: str) -> bool:
+    """Whether the origin is a CSRF_TRUSTED_ORIGINS entry, or under one with a wildcard (https://*.example.com)."""
+    scheme, netloc = urlsplit(origin.lower())[:2]
+    for trusted in settings.CSRF_TRUSTED_ORIGINS:
+        if "*" in trusted:
+            pattern = urlsplit(trusted)
+            if scheme == pattern.scheme and is_same_domain(netloc, pattern.netloc.lstrip("*")):
+                return True
+        elif origin_matches(origin, trusted):
+            return True
+    return False
+
+
 def console_origin_validator(application):
-    """channels' AllowedHostsOriginValidator (ALLOWED_HOSTS decides), with the refusal above."""
-    return RefusingOriginValidator(application, AllowedHostsOriginValidator(application).allowed_origins)
+    """RefusingOriginValidator around a staff socket (console, wallboard)."""
+    return RefusingOriginValidator(application)

@@ -2,19 +2,20 @@
 
 Auto-accept departments, and chats without a department: the chat is assigned and accepted in one
 transaction (two events, `assigned` then `accepted`). Offer-and-accept departments: the chat stays
-`assigned`, as an offer the agent accepts in the console. A task scheduled at offer time for the
-department's offer_timeout_seconds later takes it back through lifecycle.expire_offer unless it
-was accepted meanwhile; the beat sweep (agents.tasks.sweep_queues) expires any offer whose task
-was lost. docs/routing.md describes the rules.
+`assigned`, as an offer the agent accepts in the console. A reaction written with the offer, due
+the department's offer_timeout_seconds later, takes it back through lifecycle.expire_offer unless
+it was accepted meanwhile (agents/reactions.py); the beat sweep (agents.tasks.sweep_queues) is the
+safety net that expires any offer past its timeout. docs/routing.md describes the rules.
 """
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+import reactions
 from agents.models import Agent, Department
 from conversations import lifecycle
 from conversations.models import Conversation, ConversationEvent
@@ -47,10 +48,10 @@ def hand_over(*, conversation_id: int, agent_id: int, actor: lifecycle.Actor, re
             # Same transaction, locks still held: nothing can come between the assignment and the accept.
             return lifecycle.accept_conversation(conversation_id=conversation_id, agent=conversation.assigned_agent,
                                                  auto=True)
-        offer_event_id = ConversationEvent.objects.filter(
+        offer_event_id, offered_at = ConversationEvent.objects.filter(
             conversation_id=conversation_id, kind=Kind.ASSIGNED
-        ).order_by("-id").values_list("id", flat=True).first()
-        _schedule_expiry(conversation_id, offer_event_id, offer_timeout)
+        ).order_by("-id").values_list("id", "at").first()
+        _schedule_expiry(conversation_id, offer_event_id, offered_at + timedelta(seconds=offer_timeout))
     return conversation
 
 
@@ -61,13 +62,10 @@ def assign(*, conversation_id: int, agent: Agent, actor: lifecycle.Actor) -> Con
                      reason={"manual": True}, offer_timeout=offer_timeout_of(department))
 
 
-def _schedule_expiry(conversation_id: int, offer_event_id: int, timeout: int) -> None:
-    from agents.tasks import expire_offer  # agents.tasks imports agents.dispatch, which imports this module
-
-    # robust: a broker outage must not undo a committed offer; the sweep expires it instead.
-    transaction.on_commit(
-        lambda: expire_offer.apply_async((conversation_id, offer_event_id), countdown=timeout), robust=True,
-    )
+def _schedule_expiry(conversation_id: int, offer_event_id: int, due_at: datetime) -> None:
+    """In the offer's transaction: the offer and its expiry commit together, or neither does."""
+    reactions.schedule("agents.expire_offer", key=f"offer:{offer_event_id}", due_at=due_at,
+                       conversation_id=conversation_id, offer_event_id=offer_event_id)
 
 
 def expire_stale_offers(now: datetime | None = None) -> int:

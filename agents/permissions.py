@@ -51,4 +51,6 @@ class AgentsReadOwnStatusWrite(BasePermission):
         if request.method in SAFE_METHODS or is_manager(request.user):
             return True
         own = agent_of(request.user)
-        return own is not None and own.pk == obj.pk and set(request.data) <= self.OWN_FIELDS
+        # A body that is no JSON object changes nothing of theirs (and set() of a number would raise).
+        return (own is not None and own.pk == obj.pk and isinstance(request.data, dict)
+                and set(request.data) <= self.OWN_FIELDS)

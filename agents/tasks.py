@@ -1,7 +1,6 @@
 from celery import shared_task
 
 from agents import dispatch, offers, wait_limit
-from conversations import lifecycle
 from widget import departures
 
 
@@ -11,11 +10,11 @@ def sweep_queues() -> int:
 
     Routing normally happens when something changes (lifecycle and presence trigger a pass after
     commit). The sweep catches what a lost trigger would leave waiting (a process that died
-    between commit and its pass, a pass that gave up after races, an offer whose expiry task was
-    lost), ends the chats of visitors who left while waiting (first, so no agent is given one),
-    applies timed widening to every waiting chat, offers the offline form to visitors past
-    their site's wait limit, and refreshes every waiting visitor's position and estimate (full
-    passes, which read whole queues). Running it twice at once is harmless:
+    between commit and its pass, a pass that gave up after races, an offer past its timeout whose
+    expiry reaction has not run yet), ends the chats of visitors who left while waiting (first, so
+    no agent is given one), applies timed widening to every waiting chat, offers the offline form
+    to visitors past their site's wait limit, and refreshes every waiting visitor's position and
+    estimate (full passes, which read whole queues). Running it twice at once is harmless:
     the assignments themselves are cap-safe, an offer expires once, a chat ends once, and a widening
     or an offline offer is recorded once.
     """
@@ -32,22 +31,9 @@ def broadcast_queue_positions(site_id: int) -> int:
 
 
 @shared_task
-def expire_offer(conversation_id: int, offer_event_id: int) -> bool:
-    """Scheduled at offer time (agents.offers) for the department's timeout; acts only on that same offer."""
-    return lifecycle.expire_offer(conversation_id=conversation_id, offer_event_id=offer_event_id) is not None
-
-
-@shared_task
-def release_disconnected_agent(agent_id: int) -> str:
-    """Scheduled when an agent's last console closes, AGENT_DISCONNECT_GRACE_SECONDS later (agents/grace.py)."""
-    from agents import grace
-
-    return grace.release_if_disconnected(agent_id).action
-
-
-@shared_task
 def sweep_disconnected_agents() -> int:
-    """Beat safety net for release_disconnected_agent (a lost task, a crashed daphne process)."""
+    """Beat safety net for the grace check scheduled at a disconnect (agents.grace.schedule_check): it
+    also catches a daphne process that died with consoles open, which scheduled none."""
     from agents import grace
 
     return sum(outcome.action == "released" for outcome in grace.sweep())

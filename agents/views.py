@@ -32,6 +32,7 @@ LOGIN_URL = "/accounts/login/"
 UI_STRINGS = {
     "connecting": _("Connecting…"),
     "reconnecting": _("Connection lost. Reconnecting…"),
+    "degraded": _("Connection to the server is degraded; messages may be delayed"),
     "signed_out": _("You are signed out. Reload the page to sign in again."),
     "online": _("Online"),
     "away": _("Away"),
@@ -76,6 +77,7 @@ UI_STRINGS = {
     "seen": _("Seen"),
     "delivered": _("Delivered"),
     "internal_note": _("Internal note"),
+    "system": _("System"),
     "whisper_from": _("Whisper from {name}, never shown to the visitor"),
     "whisper_label": _("Whisper"),
     "typing": _("{name} is typing…"),
@@ -216,7 +218,8 @@ def transcript_json(request, public_id: uuid.UUID):
     if conversation is None:
         raise Http404("no such conversation")
     allowed = (supervisor or conversation.assigned_agent_id == agent.pk
-               or Conversation.objects.filter(visitor_id=conversation.visitor_id, assigned_agent=agent).exists())
+               or Conversation.objects.filter(visitor_id=conversation.visitor_id, assigned_agent=agent,
+                                              status__in=ACTIVE_STATUSES).exists())
     if not allowed:
         return JsonResponse({"code": "forbidden", "detail": "not your visitor"}, status=403)
     return JsonResponse({

@@ -3,11 +3,16 @@
 A refused lifecycle change maps by what went wrong: the chat or the agent is not in a state that
 allows it (illegal_transition, agent_unavailable, agent_at_capacity) is 409; a bad value is 400.
 Validation errors are 400 with code invalid_field and the messages per field under "fields".
+An error is always JSON, whatever the request asked for (`?format=csv`, a browser's Accept).
 """
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
+from rest_framework.decorators import api_view, authentication_classes, permission_classes, schema
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -15,9 +20,25 @@ from agents.presence import PresenceError
 from conversations.lifecycle import AgentAtCapacity, AgentUnavailable, IllegalTransition, LifecycleError
 
 CONFLICTS = (IllegalTransition, AgentUnavailable, AgentAtCapacity)
+# Also the code of daphne's own refusal of a body over MAX_REQUEST_BODY_BYTES (chatdesk/daphne_limits.py).
+REQUEST_TOO_LARGE = "request_too_large"
+
+
+def too_large(limit: int) -> dict:
+    return {"code": REQUEST_TOO_LARGE, "detail": f"The request body is larger than the limit of {limit} bytes."}
 
 
 def exception_handler(exc, context):
+    response = error_response(exc, context)
+    if response is not None:
+        request = context["request"]
+        request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+    return response
+
+
+def error_response(exc, context) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):  # Django's own limit (DATA_UPLOAD_MAX_MEMORY_SIZE), under any server
+        return Response(too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, LifecycleError):
         code = status.HTTP_409_CONFLICT if isinstance(exc, CONFLICTS) else status.HTTP_400_BAD_REQUEST
         return Response({"code": exc.code, "detail": str(exc)}, status=code)
@@ -52,3 +73,12 @@ def _first_message(detail) -> str:
                 continue
     message = str(detail)
     return f"{'.'.join(path)}: {message}" if path else message
+
+
+@api_view(["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"])
+@authentication_classes([])  # no session, so no CSRF check: an unknown path is a 404 for everyone
+@permission_classes([])
+@schema(None)
+def not_found(request, path):
+    """Any path under /api/ that names no endpoint: the Error body, not Django's HTML page."""
+    raise exceptions.NotFound()

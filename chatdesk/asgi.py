@@ -12,6 +12,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from django.urls import path  # noqa: E402
 
 from agents.consumers import AgentConsumer, console_origin_validator  # noqa: E402
+from chatdesk import daphne_limits  # noqa: E402
 from metrics.consumers import WallboardConsumer  # noqa: E402
 from widget.consumers import VisitorConsumer  # noqa: E402
 
@@ -23,6 +24,9 @@ websocket_urlpatterns = [
     # The live wallboard (read-only): staff and supervisors, same origin and session rules as the console.
     path("ws/wallboard/", console_origin_validator(AuthMiddlewareStack(WallboardConsumer.as_asgi()))),
 ]
+
+# Before daphne accepts a connection: a body over the limit is refused as it arrives, never parsed.
+daphne_limits.install(settings.MAX_REQUEST_BODY_BYTES)
 
 application = ProtocolTypeRouter({
     "http": ASGIStaticFilesHandler(django_http) if settings.SERVE_STATIC else django_http,

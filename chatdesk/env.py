@@ -62,6 +62,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """Django's SECURE_PROXY_SSL_HEADER from "Header-Name: value" (as the proxy sends it), or None if unset."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    header, separator, value = raw.partition(":")
+    if not separator or not header.strip() or not value.strip() or " " in header.strip():
+        raise ImproperlyConfigured(f'{name} must look like "X-Forwarded-Proto: https", got {raw!r}')
+    return "HTTP_" + header.strip().upper().replace("-", "_"), value.strip()
+
+
 def database_from_url(url: str) -> dict:
     """Django DATABASES entry for sqlite:///path or postgres://user:pass@host:port/name."""
     parts = urlsplit(url)

@@ -24,6 +24,7 @@ VAR = BASE_DIR / "var"
 DEMO_LOGINS = ("admin", "alice", "bob", "carol", "sam")
 DEMO_PASSWORD = "demo-pass-123"  # conversations/management/commands/load_demo.py
 READY_TIMEOUT = 60.0
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 class Stop(Exception):
@@ -32,6 +33,15 @@ class Stop(Exception):
 
 def log(text: str) -> None:
     print(f"[run] {text}", flush=True)
+
+
+def refusal(host: str) -> str | None:
+    """Why `make run` must not start: the dev key (used without SECRET_KEY) is public, so with it anyone
+    could forge visitor tokens and survey links; it may serve this machine only."""
+    if "SECRET_KEY" in os.environ or host in LOCAL_HOSTS:
+        return None
+    return (f"HOST={host} serves other machines, but without SECRET_KEY the public dev key would sign visitor "
+            f"tokens and survey links: set SECRET_KEY (a long random string), or serve {', '.join(sorted(LOCAL_HOSTS))}")
 
 
 def environment(host: str, port: int) -> dict[str, str]:
@@ -102,6 +112,9 @@ def banner(url: str, env: dict[str, str]) -> str:
 def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
+    if reason := refusal(host):
+        log(f"error: {reason}")
+        return 1
     env = environment(host, port)
 
     def request_stop(signum, frame):
@@ -127,9 +140,9 @@ def main() -> int:
         children["daphne"] = start("daphne", [python, "-m", "daphne", "-b", host, "-p", str(port),
                                               "chatdesk.asgi:application"], env)
         children["celery worker"] = start("celery worker", [python, "-m", "celery", "-A", "chatdesk", "worker",
-                                                            "-l", "info", "--concurrency", "2"], env)
+                                                            "-l", "warning", "--concurrency", "2"], env)
         children["celery beat"] = start("celery beat", [python, "-m", "celery", "-A", "chatdesk", "beat",
-                                                        "-l", "info"], env)
+                                                        "-l", "warning"], env)
         local = f"http://{'127.0.0.1' if host in {'0.0.0.0', '::'} else host}:{port}"
         wait_for_http(f"{local}/", children)
         print(banner(url, env), flush=True)

@@ -1,10 +1,13 @@
 """chatdesk settings. Every deployment knob comes from the environment; README.md lists them."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from chatdesk.env import database_from_url, env_bool, env_float, env_int, env_list, env_str
+from chatdesk.env import (
+    database_from_url, env_bool, env_float, env_int, env_list, env_proxy_ssl_header, env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -13,8 +16,23 @@ _DEV_SECRET = "dev-only-secret-key-change-me"
 SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET if DEBUG or env_bool("CHATDESK_DEMO", False) else "")
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set (or DEBUG=1 / CHATDESK_DEMO=1 for a dev key)")
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", LOCAL_HOSTS)
+# The dev key is public: with it anyone can forge visitor tokens and survey links, so it serves this machine only.
+if SECRET_KEY == _DEV_SECRET and set(ALLOWED_HOSTS) - set(LOCAL_HOSTS):
+    raise ImproperlyConfigured(f"the dev SECRET_KEY serves only {', '.join(LOCAL_HOSTS)}; ALLOWED_HOSTS names "
+                               f"{', '.join(sorted(set(ALLOWED_HOSTS) - set(LOCAL_HOSTS)))}: set SECRET_KEY")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# --- HTTPS (README.md, "Running in production"); off by default, for `make run` on plain http ----
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+# "X-Forwarded-Proto: https": the header a TLS-terminating proxy sets, and only it (it must drop a client's own).
+SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
 
 INSTALLED_APPS = [
     "daphne",
@@ -28,6 +46,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "django_celery_beat",
+    "axes",
+    "reactions",
     "agents",
     "conversations",
     "widget",
@@ -37,6 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "chatdesk.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -44,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a lockout into its page
 ]
 
 ROOT_URLCONF = "chatdesk.urls"
@@ -85,18 +107,44 @@ SERVE_STATIC = env_bool("SERVE_STATIC", True)
 
 LOGIN_URL = "/admin/login/"
 
+# --- Sign-in throttling (django-axes): the console's and the admin's sign-in forms alike --------------
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+# Failures count per username and address together: a guesser is stopped at one account, and nobody can
+# lock an agent out from elsewhere, nor a colleague behind the same office address. Behind a proxy,
+# daphne must be run with --proxy-headers, or every sign-in comes from the proxy's address.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "agents/locked_out.html"
+AXES_DISABLE_ACCESS_LOG = True  # failures are what is counted; a row per successful sign-in would only grow
+
+# The largest request body taken, in bytes: daphne refuses a larger one with a JSON 413 as it arrives
+# (chatdesk/daphne_limits.py), and Django's own check agrees under any other server. Nothing here
+# uploads files; the largest real bodies (admin forms, API writes) are a few kilobytes.
+MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+
 # --- Redis: channel layer, Celery broker, shared rate limits ---------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 # redis-py caps an async pool at 100 connections by default; a burst of socket connects then
 # fails with HTTP 500. Size it for the number of sockets one daphne process is meant to hold.
 REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 2000, minimum=10)
+# A stalled Redis answers nothing: without a timeout every publish and heartbeat would wait forever.
+REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 2.0, minimum=0.1)
+# Each daphne process checks this often that its sockets hold every message and state the database
+# has (conversations/delivery.py): the lost tail of a chat arrives within two checks.
+DELIVERY_CHECK_SECONDS = env_float("DELIVERY_CHECK_SECONDS", 2.0, minimum=0.1)
+# While Redis is unreachable the check is the only delivery path: it runs this often.
+DELIVERY_DEGRADED_CHECK_SECONDS = env_float("DELIVERY_DEGRADED_CHECK_SECONDS", 1.0, minimum=0.1)
 CHANNEL_LAYERS = {
     "default": {
         # Pub/sub: one PUBLISH per group send, no per-channel lists to poll; several daphne
         # processes sharing one Redis see each other's groups.
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
-            "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}],
+            "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS,
+                       "socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT}],
             "prefix": env_str("CHANNEL_PREFIX", "chatdesk"),
         },
     }
@@ -112,11 +160,20 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
+# --- Reactions: durable side effects (reactions/) ----------------------------------------------
+# How long a runner holds a claimed reaction: one whose runner died runs again this much later, so
+# it bounds the delay a killed worker causes. A run must end within it, hence the email timeout.
+REACTION_LEASE_SECONDS = env_int("REACTION_LEASE_SECONDS", 60, minimum=1)
+# Runs of a failing reaction (backing off from one lease, doubling) before it is marked failed.
+REACTION_MAX_ATTEMPTS = env_int("REACTION_MAX_ATTEMPTS", 10, minimum=1)
+
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+# An SMTP send that hangs must fail before the reaction's lease ends, or a second runner sends too.
+EMAIL_TIMEOUT = max(1, REACTION_LEASE_SECONDS // 2)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "chatdesk@localhost")
 # Where visitors reach this server: the base of links in emails (the survey link).
 PUBLIC_URL = env_str("PUBLIC_URL", "http://127.0.0.1:8000")
@@ -126,10 +183,11 @@ SURVEY_LINK_MAX_AGE_DAYS = env_int("SURVEY_LINK_MAX_AGE_DAYS", 14, minimum=1)
 # --- The widget and its socket ----------------------------------------------------------------
 WIDGET_MAX_MESSAGE_CHARS = env_int("WIDGET_MAX_MESSAGE_CHARS", 4000, minimum=1)
 # A frame larger than this (UTF-8 bytes) is refused before it is parsed: parsing cost grows with
-# size. It must hold a longest message of 4-byte characters with its JSON escaping and fields.
-WIDGET_MAX_FRAME_BYTES = env_int("WIDGET_MAX_FRAME_BYTES", max(32_768, 6 * WIDGET_MAX_MESSAGE_CHARS + 1024))
-if WIDGET_MAX_FRAME_BYTES < 6 * WIDGET_MAX_MESSAGE_CHARS + 1024:
-    raise ImproperlyConfigured("WIDGET_MAX_FRAME_BYTES must be at least 6 x WIDGET_MAX_MESSAGE_CHARS + 1024")
+# size. It must hold a longest message however its JSON is written: a character outside the Basic
+# Multilingual Plane, \u-escaped, is a surrogate pair of 12 bytes; 1024 for the other fields.
+WIDGET_MAX_FRAME_BYTES = env_int("WIDGET_MAX_FRAME_BYTES", max(32_768, 12 * WIDGET_MAX_MESSAGE_CHARS + 1024))
+if WIDGET_MAX_FRAME_BYTES < 12 * WIDGET_MAX_MESSAGE_CHARS + 1024:
+    raise ImproperlyConfigured("WIDGET_MAX_FRAME_BYTES must be at least 12 x WIDGET_MAX_MESSAGE_CHARS + 1024")
 # Token bucket per visitor socket: sustained frames per second and burst size.
 WIDGET_RATE_PER_SECOND = env_float("WIDGET_RATE_PER_SECOND", 5.0, minimum=0.1)
 WIDGET_RATE_BURST = env_int("WIDGET_RATE_BURST", 20, minimum=1)
@@ -156,6 +214,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's three, with a JSON parser that refuses too-deep nesting as a 400 (chatdesk/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["chatdesk.parsers.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     # {"code", "detail"} bodies; a refused lifecycle or presence change is a 400 or 409, never a 500.
     "EXCEPTION_HANDLER": "chatdesk.api_errors.exception_handler",
 }

@@ -21,7 +21,9 @@ def message_frame(message: Message, conversation: Conversation) -> dict:
     return frame
 
 
-def state_frame(conversation: Conversation) -> dict:
+def state_frame(conversation: Conversation, *, for_visitor: bool = False) -> dict:
+    """for_visitor: last_seq is the last message the visitor may see, so a visitor's client compares
+    it with what it shows (internal notes and whispers are not theirs to wait for)."""
     agent = conversation.assigned_agent
     return {
         "type": "state",
@@ -30,5 +32,5 @@ def state_frame(conversation: Conversation) -> dict:
         "agent_name": agent.display_name if agent else None,
         "visitor_seen_seq": conversation.visitor_seen_seq,
         "agent_seen_seq": conversation.agent_seen_seq,
-        "last_seq": conversation.last_seq,
+        "last_seq": conversation.last_public_seq if for_visitor else conversation.last_seq,
     }

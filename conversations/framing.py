@@ -65,7 +65,7 @@ def parse_frame(
         spec = fields.get(name)
         if spec is None:
             raise FrameError("invalid_field", f"unexpected field {name!r}", field=name)
-        if value is None and not spec.required:
+        if value is None:  # absent: a required field is reported as missing below
             continue
         check_field(name, spec, value)
     for name, spec in fields.items():
@@ -90,12 +90,16 @@ def check_client_id(frame: dict) -> None:
         raise FrameError("invalid_field", "client_id is empty", field="client_id")
 
 
-def client_id_of(raw: str | None, *, max_bytes: int) -> str | None:
-    """Best effort: the client_id of a refused frame, so the client knows which message to resend."""
+def ids_of(raw: str | None, *, max_bytes: int) -> dict[str, str]:
+    """Best effort: the client_id and conversation_id of a refused frame, so the client knows which
+    message to resend and which chat the error is about."""
     if not raw or len(raw) > max_bytes:
-        return None
+        return {}
     try:
-        value = json.loads(raw).get("client_id")
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) and len(value) <= 64 else None
+        frame = json.loads(raw)
+    except ValueError:
+        return {}
+    if not isinstance(frame, dict):
+        return {}
+    ids = {"ref": frame.get("client_id"), "conversation_id": frame.get("conversation_id")}
+    return {name: value for name, value in ids.items() if isinstance(value, str) and len(value) <= 64}

@@ -16,18 +16,21 @@ there every transaction is opened IMMEDIATE (chatdesk/env.py), which serialises 
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+import reactions
 from agents import presence
 from agents.models import Agent, Department, Skill
 from conversations import frames
 from conversations.models import Conversation, ConversationEvent, Message, Site, Tag, Topic, Visitor
 from conversations.needs import chat_needs
-from conversations.publish import publish_on_commit, site_staff_group, staff_group, visitor_group
+from conversations.publish import (
+    publish_frames_on_commit, publish_on_commit, site_staff_group, staff_group, visitor_group,
+)
 
 Status = Conversation.Status
 Kind = ConversationEvent.Kind
@@ -105,11 +108,51 @@ def _require_status(conversation: Conversation, allowed: tuple, action: str) -> 
 
 
 def _publish_state(conversation: Conversation) -> None:
-    frame = frames.state_frame(conversation)
-    publish_on_commit(
-        [visitor_group(conversation.visitor_id), staff_group(conversation.pk), site_staff_group(conversation.site_id)],
-        frame,
+    staff_frame = frames.state_frame(conversation)
+    publish_frames_on_commit([
+        (visitor_group(conversation.visitor_id), frames.state_frame(conversation, for_visitor=True)),
+        (staff_group(conversation.pk), staff_frame),
+        (site_staff_group(conversation.site_id), staff_frame),
+    ])
+
+
+def _append_message(
+    conversation: Conversation, *, actor: Actor, text: str, now: datetime, client_id: str | None = None,
+    visibility: str = Message.Visibility.PUBLIC, recipient_id: int | None = None,
+    canned_response_id: int | None = None,
+) -> Message:
+    """Write a message of a locked conversation with the next seq, record it and publish it on commit."""
+    author = Message.Author.AGENT if actor.agent else actor.kind
+    conversation.last_seq += 1
+    update = ["last_seq"]
+    public = visibility == Message.Visibility.PUBLIC
+    if public:
+        update.append("last_public_seq")
+        previous_public, conversation.last_public_seq = conversation.last_public_seq, conversation.last_seq
+    conversation.save(update_fields=update)
+    message = Message.objects.create(
+        conversation=conversation, seq=conversation.last_seq, client_id=client_id, author=author,
+        agent=actor.agent, visibility=visibility, recipient_id=recipient_id, text=text, created_at=now,
+        canned_response_id=canned_response_id,
     )
+    used = {"canned_response_id": canned_response_id} if canned_response_id else {}
+    if recipient_id is not None:
+        used["recipient_id"] = recipient_id
+    _record(conversation, Kind.MESSAGE, actor, now, seq=message.seq, author=author,
+            visibility=visibility, chars=len(text), **used)
+    _publish_message(message, conversation, previous_public if public else None)
+    return message
+
+
+def _publish_message(message: Message, conversation: Conversation, previous_public_seq: int | None) -> None:
+    """The message frame for staff sockets and, if public, the visitor's; each names the message
+    before it that its audience sees (prev_seq), so a socket can tell a missed frame from a message
+    it may not see."""
+    frame = frames.message_frame(message, conversation)
+    pairs = [(staff_group(conversation.pk), {**frame, "prev_seq": message.seq - 1})]
+    if previous_public_seq is not None:
+        pairs.append((visitor_group(conversation.visitor_id), {**frame, "prev_seq": previous_public_seq}))
+    publish_frames_on_commit(pairs)
 
 
 def _take_slot(agent_id: int) -> Agent:
@@ -187,10 +230,14 @@ def post_message(
         conversation = _lock(conversation_id)
         if client_id is not None:
             # Under the conversation lock no other insert for this conversation can race us.
-            existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
+            existing = Message.objects.filter(conversation=conversation, client_id=client_id).select_related(
+                "agent").first()
             if existing is not None:
                 if existing.author != author or existing.agent_id != (actor.agent.pk if actor.agent else None):
                     raise DuplicateClientId("that client_id was used by someone else")
+                # A resend means the sender never saw the ack: perhaps the process that stored it died
+                # before publishing. Publishing again costs nothing (sockets drop a seq they have sent).
+                _publish_message(existing, conversation, _public_seq_before(existing))
                 return existing, False
         _require_status(conversation, Conversation.OPEN_STATUSES, "write to")
         # A whisper is for the agent who has the chat now, read under the lock so a transfer cannot
@@ -198,24 +245,19 @@ def post_message(
         recipient_id = conversation.assigned_agent_id if visibility == Message.Visibility.WHISPER else None
         if visibility == Message.Visibility.WHISPER and recipient_id is None:
             raise IllegalTransition("nobody is assigned to this chat to whisper to")
-        now = timezone.now()
-        conversation.last_seq += 1
-        conversation.save(update_fields=["last_seq"])
-        message = Message.objects.create(
-            conversation=conversation, seq=conversation.last_seq, client_id=client_id, author=author,
-            agent=actor.agent, visibility=visibility, recipient_id=recipient_id, text=text, created_at=now,
-            canned_response_id=canned_response_id,
-        )
-        used = {"canned_response_id": canned_response_id} if canned_response_id else {}
-        if recipient_id is not None:
-            used["recipient_id"] = recipient_id
-        _record(conversation, Kind.MESSAGE, actor, now, seq=message.seq, author=author,
-                visibility=visibility, chars=len(text), **used)
-        groups = [staff_group(conversation.pk)]
-        if visibility == Message.Visibility.PUBLIC:
-            groups.append(visitor_group(conversation.visitor_id))
-        publish_on_commit(groups, frames.message_frame(message, conversation))
+        message = _append_message(conversation, actor=actor, text=text, now=timezone.now(), client_id=client_id,
+                                  visibility=visibility, recipient_id=recipient_id,
+                                  canned_response_id=canned_response_id)
     return message, True
+
+
+def _public_seq_before(message: Message) -> int | None:
+    """For a public message, the seq of the public message before it (0: none); None for the others."""
+    if message.visibility != Message.Visibility.PUBLIC:
+        return None
+    return (Message.objects.filter(conversation_id=message.conversation_id, seq__lt=message.seq,
+                                   visibility=Message.Visibility.PUBLIC)
+            .order_by("-seq").values_list("seq", flat=True).first() or 0)
 
 
 def mark_seen(*, conversation_id: int, actor: Actor, seq: int) -> bool:
@@ -272,15 +314,22 @@ def accept_conversation(*, conversation_id: int, agent: Agent, auto: bool = Fals
     return conversation
 
 
-def requeue_conversation(*, conversation_id: int, actor: Actor, reason: str) -> Conversation:
-    """Send an assigned chat back to the queue at its original place (queued_at is kept)."""
+def requeue_conversation(*, conversation_id: int, actor: Actor, reason: str, note: str = "") -> Conversation:
+    """Send an assigned chat back to the queue at its original place (queued_at is kept).
+
+    A `note` is written into the chat as an internal message from the system, for the next agent.
+    """
     with transaction.atomic():
         conversation = _lock(conversation_id)
         _require_status(conversation, ACTIVE_STATUSES, "requeue")
         from_agent = conversation.assigned_agent_id
         conversation.status, conversation.assigned_agent = Status.QUEUED, None
         conversation.save(update_fields=["status", "assigned_agent"])
-        _record(conversation, Kind.REQUEUED, actor, timezone.now(), from_agent_id=from_agent, reason=reason)
+        now = timezone.now()
+        _record(conversation, Kind.REQUEUED, actor, now, from_agent_id=from_agent, reason=reason)
+        if note:
+            _append_message(conversation, actor=Actor.system(), text=note, now=now,
+                            visibility=Message.Visibility.INTERNAL)
         _publish_state(conversation)
         _route_after_commit(conversation)
     return conversation
@@ -405,10 +454,8 @@ def leave_offline_message(
     """Store a message left while nobody could chat, as a conversation the team sees later.
 
     A resend with the same client id returns the first conversation. The team is emailed by a
-    Celery task enqueued after commit.
+    reaction written in this transaction (conversations/reactions.py).
     """
-    from conversations.tasks import email_offline_message
-
     with transaction.atomic():
         visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
         earlier = Message.objects.filter(
@@ -420,12 +467,14 @@ def leave_offline_message(
         visitor.name, visitor.email = name or visitor.name, email or visitor.email
         visitor.save(update_fields=["name", "email"])
         conversation = Conversation.objects.create(
-            site=site, visitor=visitor, status=Status.OFFLINE, context=context or {}, last_seq=1, closed_at=now,
+            site=site, visitor=visitor, status=Status.OFFLINE, context=context or {}, last_seq=1, last_public_seq=1,
+            closed_at=now,
         )
         Message.objects.create(conversation=conversation, seq=1, client_id=client_id,
                                author=Message.Author.VISITOR, text=text, created_at=now)
         _record(conversation, Kind.OFFLINE_MESSAGE, Actor.visitor(), now, chars=len(text))
-        transaction.on_commit(lambda: email_offline_message.delay(conversation.pk))
+        reactions.schedule("conversations.email_offline_message", key=f"offline:{conversation.pk}",
+                           conversation_id=conversation.pk)
         publish_on_commit([site_staff_group(site.pk)], frames.state_frame(conversation))
     return conversation, True
 
@@ -574,14 +623,15 @@ class InvalidRating(LifecycleError):
 def _schedule_survey(conversation: Conversation) -> None:
     """After a chat ends, email its survey later unless the visitor rates it in the widget first.
 
-    The task checks everything again when it runs (an email, no answer yet) and sends at most one.
+    A reaction in the closing transaction, due the site's survey delay after the close: the handler
+    (surveys/reactions.py) checks everything again when it runs (an email, no answer yet) and sends
+    at most one.
     """
     if conversation.status not in RATED_STATUSES:
         return
-    from surveys.tasks import email_survey
-
-    conversation_id, delay = conversation.pk, conversation.site.survey_delay_minutes * 60
-    transaction.on_commit(lambda: email_survey.apply_async((conversation_id,), countdown=delay), robust=True)
+    reactions.schedule("surveys.email_survey", key=f"survey:{conversation.pk}",
+                       due_at=conversation.closed_at + timedelta(minutes=conversation.site.survey_delay_minutes),
+                       conversation_id=conversation.pk)
 
 
 def _check_score(field: str, value: int | None, bounds: tuple[int, int], asked: bool = True) -> None:
@@ -636,11 +686,11 @@ def request_transcript(*, conversation_id: int, request_id: str, email: str = ""
 
     A resend with the same request id returns the first request and sends nothing more. Without an
     `email` the visitor's is used (a visitor without one gets `email_required`); one given is kept
-    as the visitor's email if they had none. The email goes out from a Celery task after commit.
+    as the visitor's email if they had none. The email goes out from a reaction written in this
+    transaction (surveys/reactions.py).
     """
     from surveys.mailing import visitor_language
     from surveys.models import TranscriptRequest
-    from surveys.tasks import email_transcript
 
     with transaction.atomic():
         conversation = _lock(conversation_id)
@@ -660,5 +710,6 @@ def request_transcript(*, conversation_id: int, request_id: str, email: str = ""
         request = TranscriptRequest.objects.create(conversation=conversation, request_id=request_id, email=email,
                                                    language=visitor_language(conversation))
         _record(conversation, Kind.TRANSCRIPT_REQUESTED, Actor.visitor(), now, request_id=request_id)
-        transaction.on_commit(lambda: email_transcript.delay(request.pk), robust=True)
+        reactions.schedule("surveys.email_transcript", key=f"transcript:{request.pk}",
+                           transcript_request_id=request.pk)
     return request, True

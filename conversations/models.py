@@ -32,9 +32,8 @@ class Site(models.Model):
     ask_nps = models.BooleanField(default=False, help_text='Add "How likely are you to recommend us?" (0-10).')
     ask_ces = models.BooleanField(default=False, help_text='Add "It was easy to get my issue solved" (1-7).')
     survey_delay_minutes = models.PositiveSmallIntegerField(
-        default=10, validators=[MaxValueValidator(50)],
-        help_text="An unanswered survey is emailed this long after the chat ends (at most 50: a Celery task "
-                  "held longer than the Redis broker's one-hour visibility timeout is delivered again).",
+        default=10, validators=[MaxValueValidator(24 * 60)],
+        help_text="An unanswered survey is emailed this long after the chat ends (at most a day).",
     )
 
     def __str__(self) -> str:
@@ -118,6 +117,9 @@ class Conversation(models.Model):
     )
     # The last sequence number handed out; the next message takes last_seq + 1 under a row lock.
     last_seq = models.PositiveIntegerField(default=0)
+    # The seq of the last message the visitor may see (internal notes and whispers are skipped): a
+    # visitor's socket knows from it whether a message frame follows the one before it.
+    last_public_seq = models.PositiveIntegerField(default=0)
     visitor_seen_seq = models.PositiveIntegerField(default=0)
     agent_seen_seq = models.PositiveIntegerField(default=0)
     context = models.JSONField(default=dict, blank=True)

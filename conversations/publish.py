@@ -12,7 +12,10 @@ from functools import partial
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
+
+from conversations import delivery
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +56,8 @@ def publish_frames_on_commit(frames: list[tuple[str, dict]]) -> None:
     handed to its event loop without waiting for it: the database thread (and the ack to the
     sender) does not wait on Redis round trips. Elsewhere (Celery, management commands) the frames
     are sent before the commit callback returns.
-    robust=True: a channel layer outage must not undo or fail a committed write; clients catch
-    up from the database by replay when they reconnect.
+    robust=True: a channel layer outage must not undo or fail a committed write; every socket
+    catches up from the database (conversations/delivery.py).
     """
     if not frames:
         return
@@ -70,13 +73,22 @@ def _deliver(frames: list[tuple[str, dict]]) -> None:
 
 
 async def _send_all(frames: list[tuple[str, dict]]) -> None:
-    """Each frame on its own: a send that fails (a Redis hiccup) is logged and the rest still go."""
+    """Each frame on its own: a send that fails (a Redis hiccup) is logged and the rest still go.
+
+    Each send is bounded in time: sends queue behind one another on the layer's connection, and
+    behind a stalled Redis they would wait for ever. While this process knows Redis is down it
+    sends nothing: its sockets are served from the database until Redis is back.
+    """
     layer = get_channel_layer()
     for group, frame in frames:
+        if delivery.redis_lost():
+            return
         try:
-            await layer.group_send(group, {"type": "conv.frame", "frame": frame})
+            await asyncio.wait_for(layer.group_send(group, {"type": "conv.frame", "frame": frame}),
+                                   timeout=settings.REDIS_SOCKET_TIMEOUT)
         except Exception:
-            log.exception("channel layer send to %s failed", group)
+            log.warning("channel layer send to %s failed; sockets catch up from the database", group)
+            delivery.publish_failed()
 
 
 def _server_event_loop() -> asyncio.AbstractEventLoop | None:

@@ -27,12 +27,23 @@ def current_conversation(visitor_id: int) -> Conversation | None:
     return None
 
 
-def messages_after(conversation_id: int, seq: int, *, public_only: bool) -> list[Message]:
-    """Messages after seq, in order: the replay a reconnecting client asks for."""
-    messages = Message.objects.filter(conversation_id=conversation_id, seq__gt=seq).select_related("agent")
+def messages_after(conversation_id: int, seq: int, *, public_only: bool, up_to: int | None = None) -> list[Message]:
+    """Messages after seq (and up to up_to), in order: the replay a reconnecting client asks for, or
+    the gap a socket fills (conversations/delivery.py). At most REPLAY_LIMIT."""
+    messages = Message.objects.filter(conversation_id=conversation_id, seq__gt=seq).select_related(
+        "agent", "conversation")
+    if up_to is not None:
+        messages = messages.filter(seq__lte=up_to)
     if public_only:
         messages = messages.filter(visibility=Message.Visibility.PUBLIC)
     return list(messages.order_by("seq")[:REPLAY_LIMIT])
+
+
+def read_to(messages: list, after: int, up_to: int | None) -> int:
+    """The seq a read of messages_after accounted for: up_to, unless the limit cut it short."""
+    if len(messages) >= REPLAY_LIMIT or up_to is None:
+        return messages[-1].seq if messages else after
+    return max(up_to, after)
 
 
 def site_availability(site: Site) -> dict:

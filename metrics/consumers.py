@@ -21,7 +21,8 @@ from agents.consumers import CLOSE_NOT_AUTHENTICATED
 from agents.console import site_ids
 from conversations.framing import parse_frame as parse_with_table
 from conversations.publish import site_staff_group, supervisors_group
-from conversations.sockets import FrameSocket, db
+from conversations.sockets import FrameSocket
+from conversations.threads import db
 from metrics import wallboard
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,6 @@ def parse_frame(raw):
 
 class WallboardConsumer(FrameSocket):
     parse_frame = staticmethod(parse_frame)
-    groups_joined: tuple = ()
     refresh_task = None
     periodic_task = None
     last_sent = 0.0
@@ -59,17 +59,14 @@ class WallboardConsumer(FrameSocket):
         for task in (self.refresh_task, self.periodic_task):
             if task is not None:
                 task.cancel()
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        await self.leave_groups()
 
     async def on_hello(self, frame):
         if self.greeted:
             return await self.send_error("already_greeted", "hello is sent once per socket")
         # Join before the first read, so a change made meanwhile still brings a new snapshot.
-        groups = [site_staff_group(pk) for pk in await db(site_ids)()] + [supervisors_group()]
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
-        self.groups_joined = tuple(groups)
+        for group in [site_staff_group(pk) for pk in await db(site_ids)()] + [supervisors_group()]:
+            await self.join_group(group)
         self.greeted = True
         await self.send_frame({"type": "welcome", "min_interval_seconds": MIN_INTERVAL_SECONDS,
                                "time_zone": settings.TIME_ZONE})

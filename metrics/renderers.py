@@ -22,20 +22,13 @@ class CSVRenderer(BaseRenderer):
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
+        """The rows of a metrics response; an error is always JSON (chatdesk/api_errors.py)."""
+        rows = [flatten(row) for row in data["rows"]]
+        name = renderer_context["view"].__class__.__name__.removesuffix("View").lower()
+        first, last = data["filters"]["from"], data["filters"]["to"]
+        renderer_context["response"]["Content-Disposition"] = f'attachment; filename="metrics-{name}-{first}-{last}.csv"'
         buffer = io.StringIO()
-        if isinstance(data, dict) and "rows" in data:
-            rows = [flatten(row) for row in data["rows"]]
-            name = (renderer_context or {}).get("view").__class__.__name__.removesuffix("View").lower() or "metrics"
-            response = (renderer_context or {}).get("response")
-            if response is not None:
-                first, last = data["filters"]["from"], data["filters"]["to"]
-                response["Content-Disposition"] = f'attachment; filename="metrics-{name}-{first}-{last}.csv"'
-            header = list(rows[0]) if rows else []
-            writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        else:  # an error body: {"code", "detail"}
-            writer = csv.writer(buffer, lineterminator="\n")
-            writer.writerow(["code", "detail"])
-            writer.writerow([(data or {}).get("code", ""), (data or {}).get("detail", "")])
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
         return buffer.getvalue().encode(self.charset)

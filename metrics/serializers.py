@@ -1,6 +1,6 @@
 """Metrics API shapes: the query input serializer validates; the output serializers document."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -15,6 +15,9 @@ from metrics import compute
 MAX_DAYS = 366
 MAX_HOUR_DAYS = 31
 DEFAULT_DAYS = 7
+# The days a range may cover: with the look-backs around it (open chats a week before, the FCR window
+# after, a day of time zone) it must stay within the dates Python represents, or computing it overflows.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
 
 
 class MetricsQueryInput(serializers.Serializer):
@@ -65,6 +68,9 @@ class MetricsQueryInput(serializers.Serializer):
         data["tz"] = tz
         last = data.get("to") or timezone.now().astimezone(tz).date()
         first = data.get("from") or last - timedelta(days=DEFAULT_DAYS - 1)
+        for name, day in (("to", last), ("from", first)):
+            if not FIRST_DAY <= day <= LAST_DAY:
+                raise serializers.ValidationError({name: f"must be a day from {FIRST_DAY} to {LAST_DAY}"})
         if first > last:
             raise serializers.ValidationError({"from": "must not be after `to`"})
         days = (last - first).days + 1

@@ -16,7 +16,7 @@ class SurveyResponseAdmin(admin.ModelAdmin):
 @admin.register(Survey, TranscriptRequest)
 class EmailRowAdmin(admin.ModelAdmin):
     list_display = ("conversation", "email", "created_at", "emailed_at")
-    readonly_fields = ("conversation", "email", "language", "created_at", "claimed_by", "claimed_at", "emailed_at")
+    readonly_fields = ("conversation", "email", "language", "created_at", "emailed_at")
 
     def has_add_permission(self, request):
         return False

@@ -1,8 +1,8 @@
 """Post-chat surveys and transcript requests (docs/metrics.md: CSAT, NPS, CES).
 
 A SurveyResponse is written only by conversations.lifecycle.rate_conversation, together with the
-chat's one `rated` event. Survey and TranscriptRequest rows record emails: each is claimed by one
-task run and marked sent after it (surveys/mailing.py), so retries send one email.
+chat's one `rated` event. Survey and TranscriptRequest rows record emails, each marked sent once
+it has gone (surveys/mailing.py), so a run after a crash sends nothing more.
 """
 
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -14,20 +14,16 @@ CSAT_RANGE, NPS_RANGE, CES_RANGE = (1, 5), (0, 10), (1, 7)
 MAX_COMMENT_CHARS = 2000
 
 
-class EmailClaim(models.Model):
-    """The claim-then-send columns of a row that stands for one email."""
+class EmailRow(models.Model):
+    """A row that stands for one email: when it was sent."""
 
-    # The Celery task id of the run sending the email, and since when; a redelivery of the same
-    # task (its worker died) takes the claim over at once, another run only after the lease.
-    claimed_by = models.CharField(max_length=64, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         abstract = True
 
 
-class Survey(EmailClaim):
+class Survey(EmailRow):
     """The emailed survey of one ended chat; the one-to-one key makes it one per conversation."""
 
     conversation = models.OneToOneField(Conversation, on_delete=models.CASCADE, related_name="survey")
@@ -59,7 +55,7 @@ class SurveyResponse(models.Model):
         return f"CSAT {self.csat} for {self.conversation_id}"
 
 
-class TranscriptRequest(EmailClaim):
+class TranscriptRequest(EmailRow):
     """A visitor's request for the chat's transcript; one email per (conversation, request id)."""
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="transcript_requests")

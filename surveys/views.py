@@ -22,6 +22,9 @@ def survey_page(request, token: str):
         public_id = mailing.conversation_public_id(token)
         conversation = Conversation.objects.select_related("site").get(public_id=public_id)
     except (signing.BadSignature, Conversation.DoesNotExist, ValueError):
+        conversation = None
+    # Only an ended chat is surveyed: a link to one still open was never sent, so it is no link at all.
+    if conversation is None or conversation.status not in lifecycle.RATED_STATUSES:
         return render(request, "surveys/survey.html", {"state": "invalid"}, status=404)
     # The page speaks the visitor's language (the one they chatted in), whatever the mail client's.
     with translation.override(mailing.visitor_language(conversation)):

@@ -8,6 +8,7 @@ process's. Every process writes to a log file; a failing test that used one show
 
 import itertools
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from chatdesk.embedded_redis import die_with_parent, free_port, stop_process
+from chatdesk.embedded_redis import EmbeddedRedis, die_with_parent, free_port, redis_server_binary, stop_process
 from tests import pg
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -119,6 +120,15 @@ class Daphne:
     ws_url: str
     process: Process
 
+    @property
+    def port(self) -> int:
+        return urlsplit(self.url).port
+
+    def kill(self) -> None:
+        """kill -9: no socket is closed cleanly, no code after the signal runs."""
+        self.process.popen.send_signal(signal.SIGKILL)
+        self.process.popen.wait()
+
 
 @dataclass
 class LiveServer:
@@ -131,10 +141,22 @@ class LiveServer:
     env: dict[str, str]
     log_dir: Path
     processes: list[Process] = field(default_factory=list)
+    daphnes: list[Daphne] = field(default_factory=list)  # the first one serves .url
 
     def start_another_daphne(self) -> Daphne:
         """Another daphne process on another port, same database and Redis; stopped with this server."""
-        return start_daphne(self.env, self.log_dir, self.processes)
+        daphne = start_daphne(self.env, self.log_dir, self.processes)
+        self.daphnes.append(daphne)
+        return daphne
+
+    def restart_daphne(self, daphne: Daphne) -> Daphne:
+        """A new process on the port of one that died (or was killed), in its place in .daphnes; the dead
+        one's log is kept, the new one logs to a file of its own."""
+        starts = sum(process.name.startswith(f"daphne-{daphne.port}") for process in self.processes)
+        restarted = start_daphne(self.env, self.log_dir, self.processes, daphne.port,
+                                 name=f"daphne-{daphne.port}-{starts + 1}")
+        self.daphnes[self.daphnes.index(daphne)] = restarted
+        return restarted
 
     def logs(self, lines: int = 40) -> str:
         return "\n".join(f"--- {p.name} (pid {p.pid}) ---\n{p.tail(lines)}" for p in self.processes)
@@ -144,10 +166,11 @@ class LiveServer:
             process.stop()
 
 
-def start_daphne(env: dict[str, str], log_dir: Path, processes: list[Process], port: int | None = None) -> Daphne:
+def start_daphne(env: dict[str, str], log_dir: Path, processes: list[Process], port: int | None = None,
+                 name: str | None = None) -> Daphne:
     port = port or free_port()
-    process = Process(f"daphne-{port}", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                         "chatdesk.asgi:application"], env=env, log_dir=log_dir)
+    process = Process(name or f"daphne-{port}", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                                                 "chatdesk.asgi:application"], env=env, log_dir=log_dir)
     processes.append(process)
     url = f"http://127.0.0.1:{port}"
     wait_for_http(f"{url}/", process)
@@ -185,12 +208,16 @@ def drop_live_database(database_url: str) -> None:
         pg.drop_database(database_url, urlsplit(database_url).path.strip("/"))
 
 
-def start_live_server(*, postgres_url: str | None, session_redis_url: str, folder: Path) -> LiveServer:
+def start_live_server(*, postgres_url: str | None, session_redis_url: str | None = None, folder: Path,
+                      redis_url: str | None = None, settings: dict[str, str] | None = None) -> LiveServer:
+    """redis_url: a Redis of this server's own (a DedicatedRedis), instead of the session's next database.
+    settings: environment variables of the server's processes (README.md, Settings)."""
     folder.mkdir(parents=True, exist_ok=True)
     database_url = live_database_url(postgres_url, folder)
-    redis_url = live_redis_url(session_redis_url)
+    redis_url = redis_url or live_redis_url(session_redis_url)
     env = server_env(database_url=database_url, redis_url=redis_url,
                      channel_prefix=f"live{os.getpid()}n{next(_numbers)}", mail_dir=folder / "mail")
+    env.update(settings or {})
     port = free_port()  # known before load_demo, which allows the server's own origin
     url = f"http://127.0.0.1:{port}"
     manage(env, "migrate", "--noinput")
@@ -198,12 +225,59 @@ def start_live_server(*, postgres_url: str | None, session_redis_url: str, folde
     server = LiveServer(url=url, ws_url=f"ws://127.0.0.1:{port}", database_url=database_url, redis_url=redis_url,
                         env=env, log_dir=folder)
     try:
-        start_daphne(env, folder, server.processes, port)
+        server.daphnes.append(start_daphne(env, folder, server.processes, port))
     except BaseException:
         server.stop()
         drop_live_database(database_url)
         raise
     return server
+
+
+class DedicatedRedis(EmbeddedRedis):
+    """A redis-server of one live server set alone, which a test may stall, stop or kill and start again on
+    the same port. The session's Redis is shared by every other test: it is never stopped."""
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open and every command waits, as on a Redis stuck in a long command."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        self.resume()  # a stopped process would hold its SIGKILL until continued
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.resume()
+        super().stop()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start_again(self, timeout: float = 10.0) -> None:
+        """On the same port (clients' URLs stay valid), empty: nothing is saved."""
+        self.process = subprocess.Popen(
+            [redis_server_binary(), *self._arguments()], cwd=self.data_dir, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+        if not self._wait_ready(timeout):
+            raise ProcessFailed(f"redis-server did not start again on port {self.port}:\n{self._log_tail()}")
+
+
+def restart_postgres(url: str) -> None:
+    """pg_ctl restart of the PostgreSQL server at url (fast shutdown: open sessions are ended, as in a
+    failover); it takes its earlier options again. Only for a server of the caller's own (tests/pg.py)."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True) as connection:
+        data = connection.execute("SHOW data_directory").fetchone()[0]
+    # -l: without a log file the new server would keep pg_ctl's output pipe open, and pg_ctl never return.
+    pg._run(["pg_ctl", "-D", data, "-l", f"{data}/restart.log", "-m", "fast", "-w", "-t", "60", "restart"])
 
 
 @dataclass

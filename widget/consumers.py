@@ -10,9 +10,12 @@ from django.conf import settings
 
 from conversations import frames, lifecycle
 from conversations.connections import widgets
+from conversations.delivery import Track, state_key
 from conversations.lifecycle import Actor
 from conversations.publish import staff_group, visitor_group
-from conversations.sockets import FrameSocket, db
+from conversations.selectors import messages_after, read_to
+from conversations.sockets import FrameSocket
+from conversations.threads import db
 from metrics import goals
 from surveys import selectors as survey_selectors
 from widget import protocol, services
@@ -49,12 +52,11 @@ class VisitorConsumer(FrameSocket):
                               flood_close_after=settings.WIDGET_FLOOD_CLOSE_AFTER)
 
     async def disconnect(self, code):
-        if self.visitor is not None:
-            await self.channel_layer.group_discard(visitor_group(self.visitor.pk), self.channel_name)
+        await self.leave_groups()
         try:
             await self.stop_presence()
         except Exception:  # the socket's heartbeats stop: it counts as gone three beats later
-            log.exception("could not record that visitor %s's widget closed", self.visitor.pk)
+            log.exception("could not record that a widget of visitor %s closed", getattr(self.visitor, "pk", None))
 
     # --- client frames ---------------------------------------------------------------------
 
@@ -70,11 +72,13 @@ class VisitorConsumer(FrameSocket):
                                       CLOSE_BAD_TOKEN)
         self.visitor, self.conversation, self.hello = greeting.visitor, greeting.conversation, frame
         self.greeted = True
+        if self.conversation is not None:
+            self.tracks[self.conversation.pk] = Track(cursor=0, sent=0)
         # The denominator of visitor engagement (docs/metrics.md).
         await db(goals.record_widget_load)(site=self.site, visitor=self.visitor, new_visit=bool(frame.get("new_visit")))
-        await self.channel_layer.group_add(visitor_group(self.visitor.pk), self.channel_name)
         # A queued visitor with no widget open for long has left (widget/departures.py).
-        await self.start_presence(widgets, self.visitor.pk)
+        if not await self.join_live(visitor_group(self.visitor.pk), presence=(widgets, self.visitor.pk)):
+            return
         await self.send_frame({
             "type": "welcome",
             "token": greeting.token,
@@ -82,20 +86,15 @@ class VisitorConsumer(FrameSocket):
             "site": {"name": self.site.name, "topics": greeting.topics, **greeting.availability,
                      "max_message_chars": settings.WIDGET_MAX_MESSAGE_CHARS,
                      "survey": {"nps": self.site.ask_nps, "ces": self.site.ask_ces}},
-            "conversation": frames.state_frame(self.conversation) if self.conversation else None,
+            "conversation": self._state_frame(self.conversation) if self.conversation else None,
         })
         if self.conversation is None:
             return
-        # Joined the group before reading, so nothing published meanwhile is missed; the client
-        # drops any message it receives twice by its seq.
-        messages, since = await db(services.replay)(
-            conversation=self.conversation, client_conversation_id=frame.get("conversation_id"),
-            last_seq=frame.get("last_seq") or 0,
-        )
-        for message in messages:
-            await self.send_frame(frames.message_frame(message, self.conversation))
-        await self.send_frame({"type": "replayed", "conversation_id": str(self.conversation.public_id),
-                          "last_seq": messages[-1].seq if messages else since})
+        # Joined the group before reading, so nothing published meanwhile is missed. A client's
+        # last_seq only counts for the conversation it names; for any other it starts at 0.
+        public_id = str(self.conversation.public_id)
+        since = (frame.get("last_seq") or 0) if frame.get("conversation_id") == public_id else 0
+        await self.replay(self.conversation.pk, public_id, since)
         if greeting.queue is not None:
             await self.send_frame(greeting.queue)
         page = (frame.get("page") or {})
@@ -124,7 +123,7 @@ class VisitorConsumer(FrameSocket):
         # before the queue frame that follows.
         # Its queue position and estimate follow from the routing pass that ran on commit.
         self.conversation = await db(services.fetch_conversation)(started.pk)
-        await self.send_frame(frames.state_frame(self.conversation))
+        await self.send_frame(self._state_frame(self.conversation))
 
     async def on_message(self, frame):
         conversation = await self._require_conversation(frame)
@@ -139,10 +138,10 @@ class VisitorConsumer(FrameSocket):
     async def on_typing(self, frame):
         if self.conversation is None or not self.conversation.is_open:
             return
-        await self.channel_layer.group_send(staff_group(self.conversation.pk), {"type": "conv.frame", "frame": {
+        await self.send_passing(staff_group(self.conversation.pk), {
             "type": "typing", "conversation_id": str(self.conversation.public_id), "by": "visitor",
             "is_typing": frame["is_typing"], "preview": (frame.get("preview") or "") if frame["is_typing"] else "",
-        }})
+        })
 
     async def on_seen(self, frame):
         if self.conversation is not None:
@@ -180,7 +179,7 @@ class VisitorConsumer(FrameSocket):
         conversation = await db(survey_selectors.visitor_conversation)(self.visitor, frame["conversation_id"])
         if conversation is None:
             return await self.send_error("no_conversation", "no such conversation of this visitor",
-                                         field="conversation_id")
+                                         field="conversation_id", conversation_id=frame["conversation_id"])
         await db(lifecycle.rate_conversation)(
             conversation_id=conversation.pk, channel="widget", csat=frame["csat"], comment=frame.get("comment") or "",
             nps=frame.get("nps"), ces=frame.get("ces"),
@@ -191,19 +190,35 @@ class VisitorConsumer(FrameSocket):
         conversation = await db(survey_selectors.visitor_conversation)(self.visitor, frame["conversation_id"])
         if conversation is None:
             return await self.send_error("no_conversation", "no such conversation of this visitor",
-                                         field="conversation_id", ref=frame["client_id"])
+                                         field="conversation_id", ref=frame["client_id"],
+                                         conversation_id=frame["conversation_id"])
         request, _ = await db(lifecycle.request_transcript)(
             conversation_id=conversation.pk, request_id=frame["client_id"], email=(frame.get("email") or "").strip(),
         )
         await self.send_frame({"type": "transcript_requested", "client_id": frame["client_id"],
                                "conversation_id": frame["conversation_id"], "email": request.email})
 
+    async def on_sync(self, frame):
+        conversation = await db(survey_selectors.visitor_conversation)(self.visitor, frame["conversation_id"])
+        if conversation is None:
+            return await self.send_error("no_conversation", "no such conversation of this visitor",
+                                         field="conversation_id", conversation_id=frame["conversation_id"])
+        await self.replay(conversation.pk, frame["conversation_id"], frame["last_seq"])
+
     # --- channel layer events ----------------------------------------------------------------
 
     async def conv_frame(self, event):
         frame = event["frame"]
-        if frame["type"] == "state":
-            frame = await self._follow(frame)
+        kind = frame["type"]
+        if kind == "state":
+            return await self.send_frame(await self._follow(frame))
+        if kind == "message":
+            conversation = await self._conversation_named(frame)
+            if conversation is not None:
+                await self.deliver_message(conversation.pk, frame)
+            return
+        if kind == "seen" and self._is_ours(frame):
+            self.track_seen(self.conversation.pk, frame["by"], frame["seq"])
         await self.send_frame(frame)
 
     async def _follow(self, frame):
@@ -213,14 +228,48 @@ class VisitorConsumer(FrameSocket):
         after assigned, say); a state read from the database when it is sent is never older than
         one this socket sent before, so the last state a client gets is the true one.
         """
-        ours = self.conversation is not None and frame["conversation_id"] == str(self.conversation.public_id)
-        if ours:
+        conversation = await self._conversation_named(frame)
+        return self._state_frame(conversation) if conversation is not None else frame
+
+    async def _conversation_named(self, frame):
+        """This socket's conversation, read again, if the frame is about it; a chat started in
+        another tab of this visitor is followed here too. None for any other."""
+        if self._is_ours(frame):
             self.conversation = await db(services.fetch_conversation)(self.conversation.pk)
-        elif self.conversation is None or not self.conversation.is_open:
-            # A chat started in another tab of this visitor: follow it here too.
-            self.conversation = await db(services.fetch_conversation_by_public_id)(frame["conversation_id"])
-            ours = self.conversation is not None
-        return frames.state_frame(self.conversation) if ours else frame
+            return self.conversation
+        if self.conversation is None or not self.conversation.is_open:
+            started = await db(services.fetch_conversation_by_public_id)(frame["conversation_id"])
+            if started is not None and started.visitor_id == self.visitor.pk:
+                self.conversation = started
+                self.tracks.setdefault(started.pk, Track(cursor=0, sent=0))
+                return started
+        return None
+
+    def _is_ours(self, frame) -> bool:
+        return self.conversation is not None and frame.get("conversation_id") == str(self.conversation.public_id)
+
+    # --- delivery hooks (conversations/sockets.py) ------------------------------------------------
+
+    def visible_after(self, conversation_pk, after, up_to):
+        messages = messages_after(conversation_pk, after, public_only=True, up_to=up_to)
+        return [frames.message_frame(m, m.conversation) for m in messages], read_to(messages, after, up_to)
+
+    def cursor_target(self, position):
+        return position.last_public_seq
+
+    async def send_state_of(self, conversation_pk):
+        conversation = await db(services.fetch_conversation)(conversation_pk)
+        if self.conversation is not None and self.conversation.pk == conversation_pk:
+            self.conversation = conversation
+        await self.send_frame(self._state_frame(conversation))
+
+    def _state_frame(self, conversation) -> dict:
+        """The visitor's `state` of a conversation, noted as what this socket shows of it."""
+        self.track_state(conversation.pk, state_key(
+            status=conversation.status, agent_id=conversation.assigned_agent_id,
+            visitor_seen_seq=conversation.visitor_seen_seq, agent_seen_seq=conversation.agent_seen_seq),
+            last_seq=conversation.last_public_seq)
+        return frames.state_frame(conversation, for_visitor=True)
 
     # --- helpers -------------------------------------------------------------------------------
 

@@ -34,6 +34,8 @@ CLIENT_FRAMES: dict[str, dict[str, Field]] = {
     "message": {"client_id": _CLIENT_ID, "text": Field(str)},
     "typing": {"is_typing": Field(bool), "preview": Field(str, False, 200)},
     "seen": {"seq": Field(int, minimum=0)},
+    # Messages after last_seq, answered with `message` frames and `replayed` (a client that found a gap).
+    "sync": {"conversation_id": Field(str, True, 64), "last_seq": Field(int, minimum=0)},
     "page": {"url": Field(str, True, 2000), "title": Field(str, False, 300)},
     "close": {},
     "offline_message": {

@@ -7,9 +7,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from conversations.hours import is_open
-from conversations.models import Conversation, Message, Site, Visitor
+from conversations.models import Conversation, Site, Visitor
 from agents import dispatch
-from conversations.selectors import current_conversation, messages_after, site_availability
+from conversations.selectors import current_conversation, site_availability
 from widget.tokens import make_visitor_token, read_visitor_token
 
 
@@ -59,15 +59,6 @@ def _visitor_by_public_id(site: Site, public_id: str) -> Visitor | None:
         return Visitor.objects.filter(site=site, public_id=uuid.UUID(public_id)).first()
     except ValueError:
         return None
-
-
-def replay(*, conversation: Conversation, client_conversation_id: str | None, last_seq: int) -> tuple[list[Message], int]:
-    """Public messages the client has not seen, and the seq they follow.
-
-    A client's last_seq only counts for the conversation it names; for any other it starts at 0.
-    """
-    since = last_seq if client_conversation_id == str(conversation.public_id) else 0
-    return messages_after(conversation.pk, since, public_only=True), since
 
 
 def visitor_history(visitor: Visitor) -> dict:

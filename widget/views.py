@@ -20,6 +20,7 @@ WIDGET_LANGUAGES = ("en", "lt", "zh-hans")
 UI_STRINGS = {
     "open_chat": _("Open chat"),
     "cant_connect": _("Can't connect. Retrying…"),
+    "degraded": _("Connection to the server is degraded; messages may be delayed"),
     "close_chat": _("Close chat"),
     "minimise": _("Minimise chat"),
     "title": _("Chat with us"),

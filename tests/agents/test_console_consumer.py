@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 
 from agents import grace
 from agents.models import Agent, AgentStatusEvent, CannedResponse, Department
-from conversations import lifecycle
+from conversations import frames, lifecycle
 from conversations.lifecycle import Actor
 from conversations.models import Conversation, ConversationEvent, Message, Tag
 from conversations.publish import staff_group
@@ -701,20 +701,97 @@ async def test_the_next_agent_does_not_see_whispers_for_the_one_before_in_open_o
 
 async def test_a_whisper_for_the_agent_before_arriving_live_after_a_transfer_reaches_only_supervisors(
         acme, alice, bob, sam, alices_chat):
+    # A whisper for Alice committed just before the transfer, whose frame comes late.
+    for_alice = await db(whisper)(sam, alices_chat, "for Alice", "w1")
     await db(lifecycle.transfer_conversation)(conversation_id=alices_chat.pk, actor=Actor.of_agent(alice), to_agent=bob)
     bobs, supervisor = await connect(bob), await connect(sam)
     await bobs.hello()
     await supervisor.hello()
     conversation_id = str(alices_chat.public_id)
-    await supervisor.send({"type": "open", "conversation_id": conversation_id})
-    await supervisor.receive_until("context")
-    # A whisper for Alice committed just before the transfer, whose frame comes late.
-    late = {"type": "message", "conversation_id": conversation_id, "seq": 2, "client_id": "w1", "author": "agent",
-            "agent_name": "Sam", "visibility": "whisper", "recipient_id": alice.pk, "text": "for Alice",
-            "sent_at": "2026-01-01T00:00:00+00:00"}
+    late = {**frames.message_frame(for_alice, alices_chat), "prev_seq": for_alice.seq - 1}
     await get_channel_layer().group_send(staff_group(alices_chat.pk), {"type": "conv.frame", "frame": late})
+    await supervisor.send({"type": "open", "conversation_id": conversation_id})
     assert (await supervisor.receive_until("message", seq=2))["text"] == "for Alice"
+    await supervisor.receive_until("context")
     assert await bobs.frames_about(conversation_id) == []
     # A whisper written now is Bob's.
     await supervisor.send({"type": "whisper", "conversation_id": conversation_id, "client_id": "w2", "text": "for Bob"})
     assert (await bobs.receive_until("message", client_id="w2"))["recipient_id"] == bob.pk
+
+
+# --- what docs/protocol.md promises a client written from it alone ------------------------------
+
+def sign_in_through_the_login_page(username: str, password: str):
+    """The console's login form filled by a client other than a browser: the page sets the CSRF cookie,
+    then a POST without the token and one with it. Returns both answers and the session cookie set."""
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.get("/accounts/login/")
+    form = {"username": username, "password": password}
+    refused = client.post("/accounts/login/", form)
+    answered = client.post("/accounts/login/", {**form, "csrfmiddlewaretoken": client.cookies["csrftoken"].value})
+    session = client.cookies.get("sessionid")
+    return refused, answered, session.value if session else None
+
+
+async def test_a_client_signs_in_on_the_login_page_and_opens_the_socket_with_the_session_cookie(acme, alice):
+    from channels.testing import WebsocketCommunicator
+
+    from chatdesk.asgi import application
+    from tests.agents.console import CONSOLE_ORIGIN, Console
+
+    refused, answered, session = await db(sign_in_through_the_login_page)("alice", "pw-alice")
+    assert (refused.status_code, answered.status_code, answered["Location"]) == (403, 302, "/console/")
+    communicator = WebsocketCommunicator(application, "/ws/agent/", headers=[
+        (b"host", b"localhost:8000"), (b"origin", CONSOLE_ORIGIN.encode()), (b"cookie", f"sessionid={session}".encode())])
+    assert (await communicator.connect())[0]
+    console = Console(communicator)
+    assert (await console.hello())["agent"]["id"] == alice.pk
+    await console.disconnect()
+
+
+async def test_a_wrong_password_sets_no_session(acme, alice):
+    _, answered, session = await db(sign_in_through_the_login_page)("alice", "wrong")
+    assert (answered.status_code, session) == (200, None)
+
+
+@pytest.mark.parametrize("targets", [{}, {"agent": 1, "skill": 1}])
+async def test_a_transfer_to_no_target_or_two_is_refused_before_the_chat_is_looked_up(acme, alice, alices_chat,
+                                                                                     targets):
+    console = await connect(alice)
+    await console.hello()
+    before = await db(counts)()
+    for conversation_id in (str(alices_chat.public_id), "no-such-chat"):
+        await console.send({"type": "transfer", "conversation_id": conversation_id, **targets})
+        error = await console.error()
+        assert (error["code"], error["field"]) == ("invalid_field", "agent")
+    assert await db(counts)() == before
+
+
+async def test_a_hello_naming_more_than_100_chats_is_refused_and_the_socket_stays_ungreeted(acme, alice):
+    console = await connect(alice)
+    await console.send({"type": "hello", "conversations": {f"chat-{i}": 0 for i in range(101)}})
+    error = await console.error()
+    assert (error["code"], error["field"]) == ("invalid_field", "conversations")
+    await console.send({"type": "status", "status": "away"})
+    assert (await console.error())["code"] == "hello_required"
+    assert (await console.hello())["agent"]["id"] == alice.pk
+
+
+async def test_take_checks_the_agent_before_the_chat(acme, alice, bob):
+    bobs_chat = await db(chat_with)(bob, acme)
+    await db(Agent.objects.filter(pk=alice.pk).update)(status=Agent.Status.AWAY)
+    console = await connect(alice)
+    await console.hello()
+    await console.send({"type": "take", "conversation_id": str(bobs_chat.public_id)})
+    assert (await console.error())["code"] == "agent_unavailable"
+
+
+async def test_accepting_another_agents_ended_chat_is_forbidden_before_it_is_illegal(acme, alice, bob):
+    bobs_chat = await db(chat_with)(bob, acme)
+    await db(lifecycle.close_conversation)(conversation_id=bobs_chat.pk, actor=Actor.visitor())
+    console = await connect(alice)
+    await console.hello()
+    await console.send({"type": "accept", "conversation_id": str(bobs_chat.public_id)})
+    assert (await console.error())["code"] == "forbidden"

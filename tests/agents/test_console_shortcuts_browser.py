@@ -210,7 +210,7 @@ def test_new_chats_and_messages_ring_unless_muted_and_mute_survives_a_reload(cha
     expect_current(alice, ONA)
     expect(chat_button(alice, JONAS)).to_contain_text("Hello from Jonas")
     # One per new chat, and one more when Jonas's first message came after his chat was loaded.
-    alice.wait_for_function("window.__sounds >= 2")
+    alice.wait_for_function("() => window.__sounds >= 2")
     rung = alice.evaluate("window.__sounds")
 
     mute.click()
@@ -230,10 +230,10 @@ def test_new_chats_and_messages_ring_unless_muted_and_mute_survives_a_reload(cha
 
     mute.click()  # sounds on: a beep says so
     expect(mute).to_have_attribute("aria-pressed", "false")
-    alice.wait_for_function("window.__sounds === 1")
+    alice.wait_for_function("() => window.__sounds === 1")
     say(jonas, "Loud question")
     expect(chat_button(alice, JONAS)).to_contain_text("Loud question")
-    alice.wait_for_function("window.__sounds === 2")
+    alice.wait_for_function("() => window.__sounds === 2")
     assert dialogs == [] and alice.errors == []
 
 
@@ -245,8 +245,8 @@ def test_a_new_chat_and_a_message_in_a_chat_not_on_screen_raise_notifications(ch
     expect(alice.locator("#notify-btn")).to_be_hidden()
 
     ona, jonas = two_chats(browser, chatdesk_server, dialogs, alice)
-    alice.wait_for_function(f"window.__notifications.includes('New chat from {ONA}')")
-    alice.wait_for_function(f"window.__notifications.includes('New chat from {JONAS}')")
+    alice.wait_for_function(f"() => window.__notifications.includes('New chat from {ONA}')")
+    alice.wait_for_function(f"() => window.__notifications.includes('New chat from {JONAS}')")
     expect_current(alice, ONA)
     expect(chat_button(alice, JONAS)).to_contain_text("Hello from Jonas")
     before = alice.evaluate("window.__notifications").count(f"New message from {JONAS}")
@@ -256,7 +256,7 @@ def test_a_new_chat_and_a_message_in_a_chat_not_on_screen_raise_notifications(ch
     expect(log(alice).get_by_text("On screen")).to_be_visible()
     say(jonas, "Off screen")
     alice.wait_for_function(
-        f"window.__notifications.filter((t) => t === 'New message from {JONAS}').length === {before + 1}")
+        f"() => window.__notifications.filter((t) => t === 'New message from {JONAS}').length === {before + 1}")
     assert f"New message from {ONA}" not in alice.evaluate("window.__notifications")
     assert dialogs == [] and alice.errors == []
 

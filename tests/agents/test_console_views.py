@@ -140,6 +140,28 @@ def test_a_supervisor_reads_any_chat_and_every_whisper(acme, alice, sam, alices_
     assert texts(response) == ["Where is my order?", "offer a refund"]
 
 
+def test_an_agent_who_once_served_the_visitor_reads_only_that_chat_once_it_has_ended(acme, alice, bob,
+                                                                                    alices_chat):
+    Agent.objects.filter(pk=bob.pk).update(status=Agent.Status.ONLINE)
+    bobs_chat = chat_with(Agent.objects.get(pk=bob.pk), acme, "Ann")
+    Conversation.objects.filter(pk=bobs_chat.pk).update(visitor=alices_chat.visitor)
+    lifecycle.close_conversation(conversation_id=bobs_chat.pk, actor=Actor.of_agent(bob))
+    lifecycle.post_message(conversation_id=alices_chat.pk, actor=Actor.of_agent(alice), text="checked with the warehouse",
+                           client_id="n1", visibility=Message.Visibility.INTERNAL)
+    client = signed_in(bob)
+    assert client.get(transcript_url(bobs_chat)).status_code == 200
+    response = client.get(transcript_url(alices_chat))
+    assert (response.status_code, response.json()["code"]) == (403, "forbidden")
+
+
+def test_an_admin_reads_any_chat_and_every_whisper(acme, alices_chat):
+    ada = get_user_model().objects.create_superuser("ada", "ada@acme.test", "pw-ada")
+    Agent.objects.create(user=ada, display_name="Ada")
+    response = signed_in(ada).get(transcript_url(alices_chat))
+    assert response.status_code == 200
+    assert texts(response) == ["Where is my order?", "offer a refund"]
+
+
 def test_an_unknown_chat_or_an_offline_message_is_not_found(acme, alice, sam):
     offline, _ = lifecycle.leave_offline_message(site=acme, visitor=queued_chat(acme).visitor, name="Ann",
                                                  email="ann@example.com", text="Call me", client_id="o1")

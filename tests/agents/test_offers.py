@@ -11,11 +11,14 @@ from django.utils import timezone
 
 from agents import offers, wait_limit
 from agents.models import Agent, AgentStatusEvent, Department, RoutingEvent
-from agents.tasks import expire_offer, sweep_queues
+from agents.reactions import expire_offer
+from agents.tasks import sweep_queues
 from conversations import lifecycle
 from conversations.lifecycle import Actor
 from conversations.models import Conversation, ConversationEvent
 from conversations.publish import visitor_group
+from reactions import dispatcher
+from reactions.models import Reaction
 from tests.personas import make_agent, make_site, make_topic, make_visitor
 
 pytestmark = pytest.mark.django_db
@@ -41,12 +44,20 @@ def orders(acme, support):
     return topic
 
 
-@pytest.fixture
-def scheduled(monkeypatch):
-    """Offer expiry tasks scheduled at offer time, as (args, countdown), instead of sent to the broker."""
-    calls = []
-    monkeypatch.setattr(expire_offer, "apply_async", lambda args, countdown: calls.append((args, countdown)))
-    return calls
+def scheduled() -> list[tuple[tuple[int, int], float]]:
+    """The offer expiry reactions written so far, oldest first, as ((conversation id, offer event id),
+    seconds from the offer to when the reaction is due)."""
+    expiries = []
+    for reaction in Reaction.objects.filter(kind="agents.expire_offer").order_by("id"):
+        conversation_id, offer_id = reaction.payload["conversation_id"], reaction.payload["offer_event_id"]
+        offered_at = ConversationEvent.objects.get(pk=offer_id).at
+        expiries.append(((conversation_id, offer_id), (reaction.due_at - offered_at).total_seconds()))
+    return expiries
+
+
+def run_expiries_due(seconds_from_now: float) -> int:
+    """The reaction dispatcher, as a worker would run it that much later."""
+    return dispatcher.run_due(now=timezone.now() + timedelta(seconds=seconds_from_now))
 
 
 def staff(username, department, **kwargs):
@@ -66,25 +77,27 @@ def offer_event(conversation) -> ConversationEvent:
 
 
 def test_an_offer_department_leaves_the_chat_assigned_and_schedules_its_expiry(
-        acme, support, orders, scheduled, django_capture_on_commit_callbacks):
+        acme, support, orders, django_capture_on_commit_callbacks):
     alice = staff("alice", support, skills={"orders": 5})
     with django_capture_on_commit_callbacks(execute=True):
         ann = start(acme, orders)
     ann.refresh_from_db()
     assert (ann.status, ann.assigned_agent_id) == (Conversation.Status.ASSIGNED, alice.pk)
     assert not ann.events.filter(kind=Kind.ACCEPTED).exists()
-    assert scheduled == [((ann.pk, offer_event(ann).pk), 20)]
+    assert scheduled() == [((ann.pk, offer_event(ann).pk), 20)]
 
 
 def test_an_offer_not_accepted_in_time_goes_to_the_next_agent_and_counts_against_the_first(
-        acme, support, orders, scheduled, django_capture_on_commit_callbacks):
+        acme, support, orders, django_capture_on_commit_callbacks):
     alice = staff("alice", support, skills={"orders": 5})
     bob = staff("bob", support, skills={"orders": 2})
     with django_capture_on_commit_callbacks(execute=True):
         ann = start(acme, orders)
-    (args, _), = scheduled
+    assert run_expiries_due(19) == 0
+    ann.refresh_from_db()
+    assert ann.assigned_agent_id == alice.pk  # still hers for another second
     with django_capture_on_commit_callbacks(execute=True):
-        assert expire_offer(*args) is True
+        assert run_expiries_due(20) == 1
     ann.refresh_from_db()
     # Alice is still the better match and has room, but she just let it expire: Bob gets it.
     assert (ann.status, ann.assigned_agent_id) == (Conversation.Status.ASSIGNED, bob.pk)
@@ -96,69 +109,70 @@ def test_an_offer_not_accepted_in_time_goes_to_the_next_agent_and_counts_against
 
 
 def test_the_agent_who_let_an_offer_expire_gets_it_again_when_nobody_else_matches(
-        acme, support, orders, scheduled, django_capture_on_commit_callbacks):
+        acme, support, orders, django_capture_on_commit_callbacks):
     alice = staff("alice", support, skills={"orders": 5})
     with django_capture_on_commit_callbacks(execute=True):
         ann = start(acme, orders)
     with django_capture_on_commit_callbacks(execute=True):
-        expire_offer(*scheduled[0][0])
+        run_expiries_due(20)
     ann.refresh_from_db()
     assert (ann.status, ann.assigned_agent_id) == (Conversation.Status.ASSIGNED, alice.pk)
-    assert len(scheduled) == 2 and scheduled[1][0][1] != scheduled[0][0][1]
+    expiries = scheduled()
+    assert len(expiries) == 2 and expiries[1][0][1] != expiries[0][0][1]  # a new offer, with its own expiry
 
 
-def test_a_stale_task_for_an_accepted_offer_changes_nothing(acme, support, orders, scheduled,
+def test_a_stale_expiry_of_an_accepted_offer_changes_nothing(acme, support, orders,
                                                              django_capture_on_commit_callbacks):
     alice = staff("alice", support, skills={"orders": 5})
     with django_capture_on_commit_callbacks(execute=True):
         ann = start(acme, orders)
     lifecycle.accept_conversation(conversation_id=ann.pk, agent=alice)
     events_before = ann.events.count()
-    assert expire_offer(*scheduled[0][0]) is False
+    assert run_expiries_due(20) == 1
     ann.refresh_from_db()
     assert (ann.status, ann.assigned_agent_id, ann.events.count()) == (Conversation.Status.ACTIVE, alice.pk,
                                                                        events_before)
 
 
-def test_a_stale_task_for_an_earlier_offer_of_the_same_chat_changes_nothing(
-        acme, support, orders, scheduled, django_capture_on_commit_callbacks):
+def test_a_stale_expiry_of_an_earlier_offer_of_the_same_chat_changes_nothing(
+        acme, support, orders, django_capture_on_commit_callbacks):
     alice = staff("alice", support, skills={"orders": 5})
     with django_capture_on_commit_callbacks(execute=True):
         ann = start(acme, orders)
     with django_capture_on_commit_callbacks(execute=True):
         lifecycle.requeue_conversation(conversation_id=ann.pk, actor=Actor.of_agent(alice), reason="not mine")
     ann.refresh_from_db()
-    assert ann.assigned_agent_id == alice.pk and len(scheduled) == 2  # offered again: a new offer
-    assert expire_offer(*scheduled[0][0]) is False
+    expiries = scheduled()
+    assert ann.assigned_agent_id == alice.pk and len(expiries) == 2  # offered again: a new offer
+    (conversation_id, first_offer_id), _ = expiries[0]
+    assert lifecycle.expire_offer(conversation_id=conversation_id, offer_event_id=first_offer_id) is None
     ann.refresh_from_db()
     assert ann.status == Conversation.Status.ASSIGNED
     alice.refresh_from_db()
     assert alice.missed_offers_in_a_row == 0
 
 
-def test_a_task_delivered_twice_counts_one_miss(acme, support, orders, scheduled, django_capture_on_commit_callbacks):
+def test_an_expiry_run_twice_counts_one_miss(acme, support, orders, django_capture_on_commit_callbacks):
     alice = staff("alice", support, skills={"orders": 5})
     staff("bob", support, skills={"orders": 2})
     with django_capture_on_commit_callbacks(execute=True):
         ann = start(acme, orders)
-    args = scheduled[0][0]
+    (conversation_id, offer_id), _ = scheduled()[0]
     with django_capture_on_commit_callbacks(execute=True):
-        assert expire_offer(*args) is True
-    assert expire_offer(*args) is False
+        expire_offer(conversation_id=conversation_id, offer_event_id=offer_id)
+    expire_offer(conversation_id=conversation_id, offer_event_id=offer_id)  # run again after a crash
     alice.refresh_from_db()
     assert alice.missed_offers_in_a_row == 1
     assert ann.events.filter(kind=Kind.REQUEUED).count() == 1
 
 
-def test_three_missed_offers_in_a_row_set_the_agent_away(acme, support, orders, scheduled,
-                                                           django_capture_on_commit_callbacks):
+def test_three_missed_offers_in_a_row_set_the_agent_away(acme, support, orders, django_capture_on_commit_callbacks):
     alice = staff("alice", support, skills={"orders": 5})
     for name in ("Ann", "Ben", "Cat"):
         with django_capture_on_commit_callbacks(execute=True):
             start(acme, orders, name)
-    assert len(scheduled) == 3
-    for args, _ in scheduled[:3]:
-        lifecycle.expire_offer(conversation_id=args[0], offer_event_id=args[1])
+    assert len(scheduled()) == 3
+    assert run_expiries_due(20) == 3
     alice.refresh_from_db()
     assert (alice.status, alice.missed_offers_in_a_row) == (Agent.Status.AWAY, 0)
     went_away = AgentStatusEvent.objects.get(agent=alice, kind=AgentStatusEvent.Kind.STATUS)
@@ -166,13 +180,12 @@ def test_three_missed_offers_in_a_row_set_the_agent_away(acme, support, orders, 
     assert Conversation.objects.filter(status=Conversation.Status.QUEUED).count() == 3
 
 
-def test_an_accepted_offer_ends_the_run_of_missed_offers(acme, support, orders, scheduled,
-                                                         django_capture_on_commit_callbacks):
+def test_an_accepted_offer_ends_the_run_of_missed_offers(acme, support, orders, django_capture_on_commit_callbacks):
     alice = staff("alice", support, cap=4, skills={"orders": 5})
     for name in ("Ann", "Ben", "Cat", "Dan"):
         with django_capture_on_commit_callbacks(execute=True):
             start(acme, orders, name)
-    ann, ben, cat, dan = (args for args, _ in scheduled)
+    ann, ben, cat, dan = (args for args, _ in scheduled())
     lifecycle.expire_offer(conversation_id=ann[0], offer_event_id=ann[1])
     lifecycle.expire_offer(conversation_id=ben[0], offer_event_id=ben[1])
     lifecycle.accept_conversation(conversation_id=cat[0], agent=alice)
@@ -181,8 +194,8 @@ def test_an_accepted_offer_ends_the_run_of_missed_offers(acme, support, orders, 
     assert (alice.status, alice.missed_offers_in_a_row) == (Agent.Status.ONLINE, 1)
 
 
-def test_the_sweep_expires_an_offer_whose_task_was_lost(acme, support, orders, scheduled,
-                                                        django_capture_on_commit_callbacks):
+def test_the_sweep_expires_an_offer_past_its_timeout_whose_reaction_has_not_run(acme, support, orders,
+                                                                                django_capture_on_commit_callbacks):
     alice = staff("alice", support, skills={"orders": 5})
     with django_capture_on_commit_callbacks(execute=True):
         ann = start(acme, orders)
@@ -195,7 +208,7 @@ def test_the_sweep_expires_an_offer_whose_task_was_lost(acme, support, orders, s
     assert alice.missed_offers_in_a_row == 1
 
 
-def test_the_sweep_leaves_accepted_and_transferred_chats_alone(acme, support, orders, scheduled,
+def test_the_sweep_leaves_accepted_and_transferred_chats_alone(acme, support, orders,
                                                                django_capture_on_commit_callbacks):
     alice = staff("alice", support, skills={"orders": 5})
     bob = staff("bob", support, skills={"orders": 2})
@@ -213,14 +226,14 @@ def test_the_sweep_leaves_accepted_and_transferred_chats_alone(acme, support, or
     assert (ben.status, ben.assigned_agent_id) == (Conversation.Status.ASSIGNED, bob.pk)
 
 
-def test_auto_accept_and_no_department_accept_at_once(acme, scheduled, django_capture_on_commit_callbacks):
+def test_auto_accept_and_no_department_accept_at_once(acme, django_capture_on_commit_callbacks):
     make_agent("alice", skills={"orders": 5})
     lilies = make_topic(acme, "Lilies", "orders")
     with django_capture_on_commit_callbacks(execute=True):
         ann = start(acme, lilies)
     ann.refresh_from_db()
     assert ann.status == Conversation.Status.ACTIVE
-    assert scheduled == []
+    assert scheduled() == []
 
 
 def test_a_transfer_to_a_skill_makes_it_the_only_required_skill_and_routes_the_chat(

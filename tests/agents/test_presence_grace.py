@@ -1,16 +1,21 @@
 """The disconnect grace period: an agent whose consoles are all gone is set away after
-AGENT_DISCONNECT_GRACE_SECONDS, and their unanswered chats go back to the queue at their place."""
+AGENT_DISCONNECT_GRACE_SECONDS, and their chats go back to the queue at their place (answered ones
+with a note for the next agent)."""
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from agents import console, grace, tasks
 from agents.models import Agent, AgentStatusEvent
 from conversations import lifecycle, publish
 from conversations.connections import consoles
 from conversations.lifecycle import Actor
-from conversations.models import Conversation, ConversationEvent
+from conversations.models import Conversation, ConversationEvent, Message
+from reactions import dispatcher
+from reactions.models import Reaction
 from tests.personas import make_agent, make_site, make_visitor
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,13 +66,13 @@ def test_an_agent_back_within_the_grace_period_keeps_everything(alice, chats):
     assert Conversation.objects.filter(assigned_agent=alice).count() == 2
 
 
-def test_past_the_grace_period_the_agent_is_set_away_and_unanswered_chats_go_back_to_their_place(
+def test_past_the_grace_period_the_agent_is_set_away_and_their_chats_go_back_to_their_place(
         alice, chats, sent_frames):
     queued_at = chats["Ann"].queued_at
     console_session(alice)
     outcome = grace.release_if_disconnected(alice.pk, now=T0 + 5 + GRACE)
-    assert (outcome.action, outcome.set_away, outcome.requeued, outcome.kept) == (
-        "released", True, [chats["Ann"].pk], [chats["Ben"].pk])
+    assert (outcome.action, outcome.set_away, outcome.requeued) == (
+        "released", True, [chats["Ann"].pk, chats["Ben"].pk])
     alice.refresh_from_db()
     assert alice.status == Agent.Status.AWAY
     assert AgentStatusEvent.objects.filter(agent=alice).last().status == Agent.Status.AWAY
@@ -81,11 +86,33 @@ def test_past_the_grace_period_the_agent_is_set_away_and_unanswered_chats_go_bac
     from_lifecycle = [frame for frame in to_ann if frame["type"] != "queue"]
     assert from_lifecycle[-1]["status"] == "queued" and from_lifecycle[-1]["agent_name"] is None
     assert 1 in [frame["position"] for frame in to_ann if frame["type"] == "queue"]
-    # The chat in progress stays with Alice, flagged on the supervisors' board.
-    ben = Conversation.objects.get(pk=chats["Ben"].pk)
-    assert ben.assigned_agent_id == alice.pk
+    # Nothing had been said to Ann: no note.
+    assert not ann.messages.filter(author=Message.Author.SYSTEM).exists()
+
+
+def test_an_answered_chat_goes_back_to_its_place_with_an_internal_note_for_the_next_agent(alice, chats, sent_frames):
+    ben = chats["Ben"]
+    console_session(alice)
+    grace.release_if_disconnected(alice.pk, now=T0 + 5 + GRACE)
+
+    ben.refresh_from_db()
+    assert (ben.status, ben.assigned_agent_id, ben.queued_at) == ("queued", None, chats["Ben"].queued_at)
+    note = ben.messages.order_by("seq").last()
+    assert (note.seq, note.author, note.visibility) == (2, Message.Author.SYSTEM, Message.Visibility.INTERNAL)
+    assert "Alice disconnected" in note.text and "already talking with Alice" in note.text
+    # One transaction: the requeue and the note's message event, in that order.
+    assert list(ben.events.order_by("-id").values_list("kind", flat=True)[:2]) == [
+        ConversationEvent.Kind.MESSAGE, ConversationEvent.Kind.REQUEUED]
+    # Staff consoles get the note; Ben's widget never does.
+    assert [group for group, frame in sent_frames if frame["type"] == "message" and frame["seq"] == 2
+            and frame["conversation_id"] == str(ben.public_id)] == [publish.staff_group(ben.pk)]
+
+
+def test_during_the_grace_period_the_board_flags_the_agents_chats(alice, chats):
+    console_session(alice, opened=time.time() - 10, closed=time.time() - 5)
+    assert grace.release_if_disconnected(alice.pk).action == "waiting"
     flagged = {c["conversation_id"]: c["agent_connected"] for c in console.board()["conversations"]}
-    assert flagged[str(ben.public_id)] is False
+    assert flagged[str(chats["Ben"].public_id)] is False
 
 
 def test_running_it_again_changes_nothing(alice, chats):
@@ -121,15 +148,26 @@ def test_an_agent_who_never_opened_a_console_is_left_alone(alice, chats):
     assert alice.status == Agent.Status.ONLINE
 
 
-def test_the_tasks_apply_the_same_check(alice, chats):
+def test_the_sweep_applies_the_same_check(alice, chats):
     now = time.time()
     console_session(alice, opened=now - 3 * GRACE, closed=now - 2 * GRACE)
-    assert tasks.release_disconnected_agent(alice.pk) == "released"
+    assert tasks.sweep_disconnected_agents() == 1
     assert tasks.sweep_disconnected_agents() == 0
+    assert Conversation.objects.filter(assigned_agent=alice).count() == 0
 
 
-def test_the_last_disconnect_schedules_the_task_for_the_grace_period(monkeypatch, alice):
-    calls = []
-    monkeypatch.setattr(tasks.release_disconnected_agent, "apply_async", lambda **kwargs: calls.append(kwargs))
+def test_the_last_disconnect_schedules_a_check_that_runs_when_the_grace_period_is_over(alice, chats):
     grace.schedule_check(alice.pk)
-    assert calls == [{"args": [alice.pk], "countdown": GRACE + 1}]
+    grace.schedule_check(alice.pk)  # the same disconnect reported twice: one check
+
+    check = Reaction.objects.get()
+    assert (check.kind, check.payload) == ("agents.release_disconnected_agent", {"agent_id": alice.pk})
+    assert abs((check.due_at - timezone.now()).total_seconds() - (GRACE + 1)) < 2
+    assert dispatcher.run_due(now=check.due_at - timedelta(seconds=2)) == 0
+    # The consoles' clock is real time (heartbeats in Redis): let the disconnect lie a grace period back.
+    now = time.time()
+    console_session(alice, opened=now - GRACE - 10, closed=now - GRACE - 1)
+    assert dispatcher.run_due(now=check.due_at) == 1
+    alice.refresh_from_db()
+    assert alice.status == Agent.Status.AWAY
+    assert Conversation.objects.filter(assigned_agent=alice).count() == 0

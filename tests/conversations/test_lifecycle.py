@@ -1,14 +1,20 @@
 """Every transition of the lifecycle: legal ones write exactly one event, illegal ones change nothing."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from agents import presence
 from agents.models import Agent, Department
 from conversations import lifecycle
 from conversations.lifecycle import Actor, AgentAtCapacity, AgentUnavailable, DuplicateClientId, IllegalTransition
 from conversations.models import Conversation, ConversationEvent, Message
-from conversations.tasks import email_offline_message
+from conversations.reactions import email_offline_message
+from reactions import dispatcher
+from reactions.models import Reaction
 from tests.personas import make_agent, make_site, make_topic, make_visitor
 
 pytestmark = pytest.mark.django_db
@@ -135,6 +141,27 @@ def test_requeue_keeps_the_original_place_in_the_queue(chat, alice):
     assert (chat.status, chat.assigned_agent_id, chat.queued_at) == (Conversation.Status.QUEUED, None, queued_at)
 
 
+def test_a_requeue_with_a_note_writes_it_as_the_next_internal_message_from_the_system(
+        chat, alice, sent_frames, django_capture_on_commit_callbacks):
+    lifecycle.assign_conversation(conversation_id=chat.pk, agent=alice, actor=Actor.system())
+    lifecycle.post_message(conversation_id=chat.pk, actor=Actor.of_agent(alice), text="Hi Ann")
+    presence.set_agent_status(alice, Agent.Status.AWAY)  # so routing does not hand the chat straight back
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.requeue_conversation(conversation_id=chat.pk, actor=Actor.system(), reason="agent_disconnected",
+                                       note="Alice disconnected.")
+
+    note = chat.messages.get(seq=2)
+    assert (note.author, note.visibility, note.text, note.agent_id) == ("system", "internal", "Alice disconnected.",
+                                                                        None)
+    chat.refresh_from_db()
+    assert (chat.status, chat.last_seq, chat.last_public_seq) == (Conversation.Status.QUEUED, 2, 1)
+    assert kinds(chat)[-2:] == [Kind.REQUEUED, Kind.MESSAGE]
+    assert chat.events.last().details["visibility"] == "internal"
+    # Staff see the note; the visitor never does.
+    to_note = {group for group, frame in sent_frames if frame["type"] == "message" and frame.get("seq") == 2}
+    assert to_note == {f"conv.{chat.pk}.staff"}
+
+
 def test_transfer_to_a_department_puts_the_chat_back_in_the_queue(chat, alice):
     billing = Department.objects.create(name="Billing")
     lifecycle.assign_conversation(conversation_id=chat.pk, agent=alice, actor=Actor.system())
@@ -254,14 +281,34 @@ def test_an_offline_message_becomes_a_conversation_and_a_resend_does_not_duplica
     assert (created, created_again, again.pk) == (True, False, first.pk)
     assert first.status == Conversation.Status.OFFLINE
     assert kinds(first) == [Kind.OFFLINE_MESSAGE]
-    assert len(callbacks) == 2  # the email task and the staff notification, after commit
+    assert len(callbacks) == 1  # the staff notification, after commit
+    # The team's email is a reaction written with the message, once.
+    assert list(Reaction.objects.values_list("kind", "key", "payload")) == [
+        ("conversations.email_offline_message", f"offline:{first.pk}", {"conversation_id": first.pk})]
 
 
-def test_the_offline_email_is_sent_once_however_often_the_task_runs(acme, ann, mailoutbox):
+def test_the_offline_email_goes_to_the_team_once_however_often_it_runs(acme, ann, mailoutbox):
     conversation, _ = lifecycle.leave_offline_message(site=acme, visitor=ann, name="Ann", email="ann@example.com",
                                                       text="Call me back please", client_id="o1")
-    assert email_offline_message(conversation.pk) is True
-    assert email_offline_message(conversation.pk) is False
+    assert dispatcher.run_due() == 1
+    email_offline_message(conversation_id=conversation.pk)  # a run again after a crash sends nothing more
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == ["team@acme.test"]
     assert "Call me back please" in mailoutbox[0].body
+    conversation.refresh_from_db()
+    assert conversation.team_notified_at is not None
+
+
+def test_a_failed_send_leaves_the_team_unnotified_so_the_next_run_sends(acme, ann, mailoutbox, settings):
+    conversation, _ = lifecycle.leave_offline_message(site=acme, visitor=ann, name="Ann", email="ann@example.com",
+                                                      text="Call me", client_id="o1")
+    settings.EMAIL_BACKEND = "tests.conversations.broken_mail.RefusingBackend"
+    dispatcher.run_due()
+    conversation.refresh_from_db()
+    assert conversation.team_notified_at is None and mailoutbox == []
+    assert "the mail server refused" in Reaction.objects.get().last_error
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    dispatcher.run_due(now=timezone.now() + timedelta(seconds=settings.REACTION_LEASE_SECONDS))
+    conversation.refresh_from_db()
+    assert conversation.team_notified_at is not None and len(mailoutbox) == 1

@@ -174,7 +174,7 @@ def test_a_supervisor_reads_the_reports_and_watches_the_wallboard_live(chatdesk_
     # Another range through the picker: today only, by hour; the cards follow the API again.
     sam.get_by_role("button", name="Today", exact=True).click()
     expect(sam.locator("#f-granularity")).to_have_value("hour")
-    sam.wait_for_function("document.body.dataset.query.includes('granularity=hour')")
+    sam.wait_for_function("() => document.body.dataset.query.includes('granularity=hour')")
     expect(sam.locator("body[data-loaded='2']")).to_have_count(1)
     query = sam.evaluate("document.body.dataset.query")
     assert card(sam, "chats") == str(api("summary")[0]["chats"])
@@ -203,7 +203,7 @@ def test_a_supervisor_reads_the_reports_and_watches_the_wallboard_live(chatdesk_
     visitor.locator("#cd-input").press("Enter")
 
     expect(sam.locator('[data-metric="chats_today"] .kpi-value')).to_have_text(str(before_today + 1))
-    sam.wait_for_function(f"+document.body.dataset.snapshots > {snapshots}")
+    sam.wait_for_function(f"() => +document.body.dataset.snapshots > {snapshots}")
     assert int(card(sam, "waiting")) + int(card(sam, "in_progress")) == before_open + 1
     sam.screenshot(path=str(tmp_path / "wallboard.png"), full_page=True)
     assert sam.errors == []

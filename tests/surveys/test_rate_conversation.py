@@ -1,10 +1,14 @@
 """rate_conversation: one answer per chat, strictly checked, one `rated` event."""
 
+from datetime import timedelta
+
 import pytest
+from django.db import transaction
 
 from conversations import lifecycle
-from conversations.lifecycle import AlreadyRated, IllegalTransition, InvalidRating
-from conversations.models import ConversationEvent
+from conversations.lifecycle import Actor, AlreadyRated, IllegalTransition, InvalidRating
+from conversations.models import Conversation, ConversationEvent
+from reactions.models import Reaction
 from surveys.models import SurveyResponse
 from tests.surveys.chats import finished_chat
 
@@ -74,15 +78,27 @@ def test_an_open_chat_cannot_be_rated(acme, ann):
     assert not SurveyResponse.objects.exists()
 
 
-def test_closing_a_chat_schedules_its_survey_after_the_sites_delay(acme, ann, alice, monkeypatch,
-                                                                    django_capture_on_commit_callbacks):
-    from surveys.tasks import email_survey
-
-    scheduled = []
-    monkeypatch.setattr(email_survey, "apply_async", lambda args, countdown: scheduled.append((args, countdown)))
-    monkeypatch.setattr("agents.dispatch.route_waiting", lambda *a, **k: None)
+def test_closing_a_chat_schedules_its_survey_reaction_for_the_sites_delay_after_the_close(acme, ann, alice):
     acme.survey_delay_minutes = 7
     acme.save()
-    with django_capture_on_commit_callbacks(execute=True):
-        chat = finished_chat(acme, ann, alice)
-    assert scheduled == [((chat.pk,), 7 * 60)]
+    chat = finished_chat(acme, ann, alice)
+
+    survey = Reaction.objects.get(kind="surveys.email_survey")
+    assert (survey.key, survey.payload, survey.due_at) == (
+        f"survey:{chat.pk}", {"conversation_id": chat.pk}, chat.closed_at + timedelta(minutes=7))
+
+
+def test_a_close_that_rolls_back_schedules_no_survey(acme, ann, alice):
+    chat = finished_chat(acme, ann, alice, close=False)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        lifecycle.close_conversation(conversation_id=chat.pk, actor=Actor.of_agent(alice))
+        raise RuntimeError("something later in the same transaction failed")
+
+    chat.refresh_from_db()
+    assert chat.status == "active" and not Reaction.objects.exists()
+
+
+def test_abandoned_chats_get_no_survey(acme, ann):
+    chat, _ = lifecycle.start_conversation(site=acme, visitor=ann, name="Ann")
+    lifecycle.close_conversation(conversation_id=chat.pk, actor=Actor.visitor())
+    assert Conversation.objects.get(pk=chat.pk).status == "abandoned" and not Reaction.objects.exists()

@@ -1,4 +1,5 @@
-"""The survey email (email_survey) and its signed link page, in one process."""
+"""The survey and transcript emails (surveys/reactions.py, run by the reaction dispatcher) and the
+survey's signed link page, in one process."""
 
 import re
 from datetime import timedelta
@@ -11,11 +12,17 @@ from django.utils import timezone
 from conversations import lifecycle
 from conversations.lifecycle import Actor
 from conversations.models import ConversationEvent, Message
+from reactions import dispatcher
+from reactions.models import Reaction
 from surveys import mailing
 from surveys.models import Survey, SurveyResponse, TranscriptRequest
-from surveys.tasks import email_survey, email_transcript
+from surveys.reactions import email_survey, email_transcript
 
 pytestmark = pytest.mark.django_db
+
+
+def run_due_reactions(after: timedelta = timedelta(0)) -> int:
+    return dispatcher.run_due(now=timezone.now() + after)
 
 
 def link_in(message) -> str:
@@ -26,34 +33,43 @@ def path_of(url: str) -> str:
     return url.split("8000", 1)[1]
 
 
-def test_the_survey_is_emailed_once_however_often_the_task_runs(closed_chat):
-    results = [email_survey.apply(args=(closed_chat.pk,)).get() for _ in range(3)]
+def test_the_survey_reaction_sends_the_email_at_the_sites_delay_after_the_close(closed_chat):
+    delay = timedelta(minutes=closed_chat.site.survey_delay_minutes)
+    assert run_due_reactions(after=delay - timedelta(seconds=5)) == 0 and mail.outbox == []
 
-    assert results == [True, False, False]
+    assert run_due_reactions(after=delay) == 1
+
     [sent] = mail.outbox
     assert sent.to == ["ann@example.com"] and "Acme" in sent.subject
     assert Survey.objects.get().emailed_at is not None
+    assert Reaction.objects.get(key=f"survey:{closed_chat.pk}").state == "done"
+
+
+def test_the_survey_is_emailed_once_however_often_its_handler_runs(closed_chat):
+    for _ in range(3):
+        email_survey(conversation_id=closed_chat.pk)
+
+    assert len(mail.outbox) == 1
 
 
 def test_no_survey_goes_to_a_visitor_who_rated_in_the_widget_or_left_no_email(closed_chat, ann):
     lifecycle.rate_conversation(conversation_id=closed_chat.pk, channel="widget", csat=5)
-    assert email_survey.apply(args=(closed_chat.pk,)).get() is False
+    email_survey(conversation_id=closed_chat.pk)
     ann.email = ""
     ann.save()
     SurveyResponse.objects.all().delete()
-    assert email_survey.apply(args=(closed_chat.pk,)).get() is False
+    email_survey(conversation_id=closed_chat.pk)
     assert mail.outbox == [] and not Survey.objects.exists()
 
 
-def test_a_run_that_died_after_claiming_is_taken_over_by_its_redelivery_not_by_another_task(closed_chat):
-    survey = Survey.objects.create(conversation=closed_chat, email="ann@example.com", language="en")
-    assert mailing.claim(Survey, survey.pk, "task-1")  # then the worker died before sending
-    assert not mailing.claim(Survey, survey.pk, "task-2")  # another task waits for the lease
-    assert mailing.claim(Survey, survey.pk, "task-1")  # the same message, delivered again, goes on
-    mailing.mark_sent(Survey, survey.pk, "task-1")
-    assert not mailing.claim(Survey, survey.pk, "task-1")
-    Survey.objects.update(claimed_at=timezone.now() - mailing.CLAIM_LEASE - timedelta(seconds=1))
-    assert not mailing.claim(Survey, survey.pk, "task-3")  # sent is sent, lease or not
+def test_a_run_that_died_before_the_send_is_completed_by_the_next_and_a_sent_survey_is_not_resent(closed_chat):
+    # The first run made the survey row, then its process was killed inside the send.
+    Survey.objects.create(conversation=closed_chat, email="ann@example.com", language="en")
+
+    email_survey(conversation_id=closed_chat.pk)
+    email_survey(conversation_id=closed_chat.pk)
+
+    assert len(mail.outbox) == 1 and Survey.objects.get().emailed_at is not None
 
 
 def test_the_link_opens_a_form_without_javascript_in_the_visitors_language(acme, ann, alice):
@@ -62,7 +78,7 @@ def test_the_link_opens_a_form_without_javascript_in_the_visitors_language(acme,
     acme.ask_nps = True
     acme.save()
     chat = finished_chat(acme, ann, alice, language="lt-LT")
-    email_survey.apply(args=(chat.pk,))
+    email_survey(conversation_id=chat.pk)
     [sent] = mail.outbox
     page = Client(enforce_csrf_checks=True).get(path_of(link_in(sent)))
     html = page.content.decode()
@@ -73,7 +89,7 @@ def test_the_link_opens_a_form_without_javascript_in_the_visitors_language(acme,
 
 
 def test_a_link_submitted_twice_records_one_answer_and_then_says_it_is_answered(closed_chat):
-    email_survey.apply(args=(closed_chat.pk,))
+    email_survey(conversation_id=closed_chat.pk)
     path = path_of(link_in(mail.outbox[0]))
     client = Client(enforce_csrf_checks=True)
     client.get(path)
@@ -111,8 +127,6 @@ def test_a_forged_or_expired_link_does_not_work(closed_chat, settings):
 
 
 def test_a_transcript_has_the_public_messages_only_and_is_sent_once_per_request(acme, ann, alice):
-    from tests.surveys.chats import finished_chat
-
     chat, _ = lifecycle.start_conversation(site=acme, visitor=ann, name="Ann")
     lifecycle.assign_conversation(conversation_id=chat.pk, agent=alice, actor=Actor.system())
     lifecycle.post_message(conversation_id=chat.pk, actor=Actor.visitor(), text="Hello there", client_id="v1")
@@ -123,8 +137,8 @@ def test_a_transcript_has_the_public_messages_only_and_is_sent_once_per_request(
     first, created = lifecycle.request_transcript(conversation_id=chat.pk, request_id="r1")
     again, created_again = lifecycle.request_transcript(conversation_id=chat.pk, request_id="r1")
     assert created and not created_again and first.pk == again.pk
-    for _ in range(2):
-        email_transcript.apply(args=(first.pk,))
+    assert run_due_reactions() == 1  # one reaction for the request, however often it was resent
+    email_transcript(transcript_request_id=first.pk)  # a run again after a crash sends nothing more
 
     [sent] = mail.outbox
     assert sent.to == ["ann@example.com"]

@@ -1,7 +1,6 @@
-"""email_survey through a real Celery worker: one survey email per chat when the worker dies mid-send
-or the task runs twice."""
+"""The survey email through real processes (a Celery worker and beat, tests/reactions/live.py): one
+survey email per chat when the worker dies mid-send or the handler runs twice."""
 
-import dataclasses
 import os
 import signal
 import time
@@ -10,7 +9,7 @@ import uuid
 import pytest
 
 from tests import servers
-from tests.conversations.test_tasks_worker import emails_in
+from tests.reactions import live
 
 pytestmark = pytest.mark.multiprocess
 
@@ -39,70 +38,64 @@ def close_a_chat_in_the_live_server(server, address: str) -> None:
     ))
 
 
-def run_survey_task_again(server, address: str) -> None:
-    servers.manage(server.env, "shell", "-c", (
+def run_survey_handler_again(server, address: str) -> None:
+    servers.shell(server, (
         "from conversations.models import Conversation\n"
-        "from surveys.tasks import email_survey\n"
-        f"email_survey.delay(Conversation.objects.get(visitor__email={address!r}).pk)\n"
+        "from surveys.reactions import email_survey\n"
+        f"email_survey(conversation_id=Conversation.objects.get(visitor__email={address!r}).pk)\n"
     ))
 
 
 def survey_rows(server, address: str) -> str:
-    return servers.manage(server.env, "shell", "-c", (
+    return servers.shell(server, (
         "from surveys.models import Survey\n"
         f"print(Survey.objects.filter(email={address!r}).count())\n"
-    )).strip().splitlines()[-1]
+    ))
 
 
-def surveys_to(worker, address: str) -> list:
-    return [m for m in emails_in(worker.mail_dir) if m["To"] == address]
+def surveys_to(dispatching, address: str) -> list:
+    return [m for m in live.emails_in(dispatching.mail_dir) if m["To"] == address]
 
 
-def wait_for(condition, what: str, worker, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        worker.process.check_alive()
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}:\n{worker.process.tail()}")
-        time.sleep(0.05)
-
-
-def test_a_survey_task_run_twice_sends_one_email(chatdesk_server, celery_worker_process):
-    address = f"kim.{uuid.uuid4().hex[:8]}@example.com"
-    close_a_chat_in_the_live_server(chatdesk_server, address)
-    run_survey_task_again(chatdesk_server, address)
-
-    celery_worker_process.wait_for_tasks(2)
-
-    [sent] = surveys_to(celery_worker_process, address)
-    assert "/survey/" in sent.get_payload()
-    assert survey_rows(chatdesk_server, address) == "1"
-
-
-def test_a_worker_killed_while_sending_the_survey_sends_it_once_on_redelivery(chatdesk_server, tmp_path):
-    hold = tmp_path / "hold"
-    hold.write_text("until killed")
-    env = {**chatdesk_server.env, "EMAIL_BACKEND": "tests.surveys.slow_mail.HeldFileBackend",
-           "HELD_MAIL_FILE": str(hold)}
-    worker = servers.start_celery_worker(dataclasses.replace(chatdesk_server, env=env), tmp_path / "worker")
+def test_a_survey_whose_handler_runs_twice_sends_one_email(chatdesk_server, tmp_path):
+    dispatching = live.start_dispatching(chatdesk_server, tmp_path)
     try:
         address = f"kim.{uuid.uuid4().hex[:8]}@example.com"
-        close_a_chat_in_the_live_server(chatdesk_server, address)
+        close_a_chat_in_the_live_server(dispatching.server, address)
+        live.wait_until(lambda: surveys_to(dispatching, address), "the survey email", dispatching)
+        run_survey_handler_again(dispatching.server, address)
 
-        # The run has claimed the survey and is inside send_mail: kill its pool process there.
-        pid_file = tmp_path / "sending.pid"
-        wait_for(pid_file.exists, "the send to start", worker)
-        os.kill(int(pid_file.read_text()), signal.SIGKILL)
-        hold.unlink()
-        wait_for(lambda: "WorkerLostError" in worker.process.output(), "the worker to notice the loss", worker)
-        assert surveys_to(worker, address) == []  # nothing was sent before the kill
-
-        # acks_late + reject_on_worker_lost: the message comes back, its claim is taken over, mail goes.
-        wait_for(lambda: surveys_to(worker, address), "the redelivered task to send", worker)
-        run_survey_task_again(chatdesk_server, address)
-        worker.wait_for_tasks(2)
-
-        assert len(surveys_to(worker, address)) == 1
-        assert survey_rows(chatdesk_server, address) == "1"
+        [sent] = surveys_to(dispatching, address)
+        assert "/survey/" in sent.get_payload()
+        assert survey_rows(dispatching.server, address) == "1"
     finally:
-        worker.process.stop()
+        dispatching.stop()
+
+
+def test_a_worker_killed_while_sending_the_survey_sends_it_once_after_the_lease(chatdesk_server, tmp_path):
+    hold = tmp_path / "hold"
+    hold.write_text("until killed")
+    dispatching = live.start_dispatching(chatdesk_server, tmp_path, HELD_MAIL_FILE=str(hold),
+                                         EMAIL_BACKEND="tests.surveys.slow_mail.HeldFileBackend")
+    try:
+        address = f"kim.{uuid.uuid4().hex[:8]}@example.com"
+        close_a_chat_in_the_live_server(dispatching.server, address)
+
+        # The run is inside send_mail: kill its pool process there. The worker lives on and starts another.
+        pid_file = tmp_path / "sending.pid"
+        live.wait_until(pid_file.exists, "the send to start", dispatching)
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        killed_at = time.monotonic()
+        hold.unlink()
+        assert surveys_to(dispatching, address) == []  # nothing was sent before the kill
+
+        # The dead run's lease runs out and the next tick sends.
+        live.wait_until(lambda: surveys_to(dispatching, address), "the survey to be sent again", dispatching)
+        resent_after = time.monotonic() - killed_at
+        run_survey_handler_again(dispatching.server, address)
+
+        assert len(surveys_to(dispatching, address)) == 1
+        assert survey_rows(dispatching.server, address) == "1"
+        assert resent_after < live.LEASE_SECONDS + 4, f"sent {resent_after:.1f}s after the kill"
+    finally:
+        dispatching.stop()

@@ -218,7 +218,7 @@ async def test_an_offline_message_is_stored_and_acknowledged(acme, open_widget):
     (json.dumps({"type": "seen", "seq": -1}), "invalid_field", "seq"),
     (json.dumps({"type": "start", "name": "Ann", "email": "not-an-email"}), "invalid_field", "email"),
     (json.dumps({"type": "typing", "is_typing": "yes"}), "invalid_field", "is_typing"),
-    (json.dumps({"type": "message", "client_id": "c", "text": "x" * 40000}), "frame_too_large", None),
+    (json.dumps({"type": "message", "client_id": "c", "text": "x" * 50000}), "frame_too_large", None),
 ])
 async def test_bad_frames_get_a_specific_error_and_the_next_valid_message_still_lands(acme, open_widget, raw, code,
                                                                                       field):
@@ -398,3 +398,86 @@ async def test_a_visitor_waiting_past_the_site_limit_is_offered_the_offline_form
     assert (await widget.receive_until("offline_received"))["client_id"] == "o1"
     statuses = await db(lambda: sorted(Conversation.objects.values_list("status", flat=True)))()
     assert statuses == ["offline", "queued"]
+
+
+# --- what docs/protocol.md promises a client written from it alone ------------------------------
+
+async def test_a_required_field_sent_as_null_is_reported_as_required(acme, open_widget):
+    widget = await open_widget()
+    await started(widget)
+    await widget.send({"type": "message", "client_id": None, "text": "hi"})
+    error = await widget.receive_until("error")
+    assert (error["code"], error["field"], error["message"]) == ("invalid_field", "client_id", "client_id is required")
+
+
+async def test_an_empty_token_counts_as_none_and_makes_a_new_visitor(acme, open_widget):
+    first = await (await open_widget()).hello()
+    again = await (await open_widget()).hello(token="")
+    assert again["token"] and again["token"] != first["token"]
+    assert await db(lambda: acme.visitors.count())() == 2
+
+
+async def test_the_refusal_that_ends_a_flood_is_flooding_instead_of_one_more_rate_limited(acme, open_widget, settings):
+    settings.WIDGET_RATE_BURST, settings.WIDGET_RATE_PER_SECOND, settings.WIDGET_FLOOD_CLOSE_AFTER = 1, 0.1, 3
+    widget = await open_widget()
+    for _ in range(4):
+        await widget.send({"type": "ping"})
+    answers = [await widget.receive() for _ in range(4)]
+    assert [(a["type"], a.get("code")) for a in answers] == [
+        ("pong", None), ("error", "rate_limited"), ("error", "rate_limited"), ("error", "flooding")]
+    assert await widget.close_code() == 4008
+
+
+async def test_the_agents_get_an_empty_preview_whenever_the_visitor_stops_typing(acme, open_widget):
+    from channels.layers import get_channel_layer
+
+    from conversations.publish import staff_group
+
+    widget = await open_widget()
+    await started(widget)
+    conversation = await db(Conversation.objects.get)()
+    layer = get_channel_layer()
+    console = await layer.new_channel()
+    await layer.group_add(staff_group(conversation.pk), console)
+    await widget.send({"type": "typing", "is_typing": False, "preview": "Where is"})
+    event = await asyncio.wait_for(layer.receive(console), 3)
+    assert (event["frame"]["is_typing"], event["frame"]["preview"]) == (False, "")
+
+
+EMOJI = "\N{GRINNING FACE}"  # outside the Basic Multilingual Plane: "\ud83d\ude00" when \u-escaped
+
+
+async def test_a_longest_message_of_emoji_fits_a_frame_whether_escaped_or_not(acme, open_widget, settings):
+    assert settings.WIDGET_MAX_FRAME_BYTES == 12 * 4000 + 1024
+    widget = await open_widget()
+    await started(widget)
+    frame = {"type": "message", "client_id": "e" * 64, "text": EMOJI * 4000}
+    await widget.send(json.dumps(frame, ensure_ascii=False))  # 16,000 bytes of text
+    assert (await widget.receive_until("ack"))["client_id"] == "e" * 64
+    await widget.send(json.dumps({**frame, "client_id": "f" * 64}))  # 48,000 bytes of text
+    assert (await widget.receive_until("ack"))["client_id"] == "f" * 64
+    await widget.send(json.dumps({**frame, "client_id": "g" * 64, "text": EMOJI * 4100}))
+    assert (await widget.receive_until("error"))["code"] == "frame_too_large"
+
+
+async def test_refusing_to_rate_a_conversation_of_someone_else_names_it(acme, open_widget):
+    other = await open_widget()
+    await started(other)
+    conversation_id = str((await db(Conversation.objects.get)()).public_id)
+    widget = await open_widget()
+    await widget.hello()
+    await widget.send({"type": "rate", "conversation_id": conversation_id, "csat": 5})
+    error = await widget.receive_until("error")
+    assert (error["code"], error["conversation_id"]) == ("no_conversation", conversation_id)
+
+
+async def test_a_rating_refused_while_read_or_while_handled_names_its_conversation(open_widget):
+    from tests.widget.test_survey_frames import greeted
+
+    widget, chat_id = await greeted(open_widget)
+    await widget.send({"type": "rate", "conversation_id": chat_id, "csat": 6})
+    out_of_scale = await widget.receive_until("error")
+    await widget.send({"type": "rate", "conversation_id": chat_id, "csat": 5, "ces": 3})  # the site asks no CES
+    not_asked = await widget.receive_until("error")
+    assert (out_of_scale["field"], out_of_scale["conversation_id"]) == ("csat", chat_id)
+    assert (not_asked["field"], not_asked["conversation_id"]) == ("ces", chat_id)

@@ -4,8 +4,10 @@
    Plain JavaScript modules, no build step; one WebSocket (socket.js) speaking the agent console
    protocol (docs/protocol.md). The reliability rules are the widget's: every outgoing message has a
    client_id and stays in an outbox (localStorage) until acked or seen in a replay, and is resent after
-   every reconnect; messages are keyed by seq, so a doubled frame is shown once and in order. Text
-   from visitors and agents is only ever set with textContent. */
+   every reconnect; messages are keyed by seq, so a doubled frame is shown once and in order, and each
+   names the seq before it (prev_seq): a frame that comes after a gap waits until the messages before
+   it are there, asked for with `sync`. Text from visitors and agents is only ever set with
+   textContent. */
 
 import {$, clock, day, duration, h, initial, setStrings, store, t, uuid, waitClass} from "./dom.js";
 import {ConsoleSocket} from "./socket.js";
@@ -17,6 +19,7 @@ const KEY = `chatdesk:console:${ME.id}:`;
 const DRAFTS = KEY + "drafts";
 const OPEN = new Set(["queued", "assigned", "active"]);
 const ACTIVE = new Set(["assigned", "active"]);
+const SYNC_RESEND_MS = 5000; // a sync that no `replayed` answers by then is sent again
 const PERMANENT = {message_too_long: 1, message_empty: 1, illegal_transition: 1, duplicate_client_id: 1,
   forbidden: 1, not_found: 1, no_conversation: 1};
 
@@ -32,6 +35,8 @@ const S = {
   pending: null,         // {kind, cid, dialog, errorEl}: a dialog waiting for the server's answer
   view: "console",
   muted: store.get(KEY + "muted", false),
+  line: "connecting",    // the socket's state (socket.js)
+  degraded: false,       // the server lost its live channel: messages still come, more slowly
 };
 
 // --- chats ---------------------------------------------------------------------------------------
@@ -39,7 +44,10 @@ const S = {
 function chatOf(state) {
   let chat = S.chats.get(state.conversation_id);
   if (!chat) {
-    chat = {id: state.conversation_id, state, msgs: new Map(), maxSeq: 0, readSeq: state.agent_seen_seq || 0,
+    // shownTo: every message up to this seq that this agent may read is shown; held: frames that came
+    // after a gap, shown once it is filled.
+    chat = {id: state.conversation_id, state, msgs: new Map(), shownTo: 0, held: new Map(), syncing: false,
+      syncTimer: null, readSeq: state.agent_seen_seq || 0,
       unread: 0, draft: "", canned: null, mode: null, context: null, tags: [], typing: null, loaded: false,
       own: false, monitor: false, notice: null, offerDeadline: null};
     const kept = store.get(DRAFTS, {})[chat.id];
@@ -105,6 +113,8 @@ function addOwn(chat) {
 }
 
 function forget(cid) {
+  const chat = S.chats.get(cid);
+  if (chat) stopSync(chat);
   dropDrafts((id) => id !== String(cid));
   S.order = S.order.filter((id) => id !== cid);
   S.chats.delete(cid);
@@ -168,7 +178,7 @@ const socket = new ConsoleSocket({
   url: wsUrl,
   hello() {
     const conversations = {};
-    for (const chat of S.chats.values()) if (chat.loaded) conversations[chat.id] = chat.maxSeq;
+    for (const chat of S.chats.values()) if (chat.loaded) conversations[chat.id] = chat.shownTo;
     S.pendingReplays = new Set(Object.keys(conversations));
     const frame = {type: "hello"};
     if (Object.keys(conversations).length) frame.conversations = conversations;
@@ -176,11 +186,13 @@ const socket = new ConsoleSocket({
   },
   onFrame: handle,
   onState(state) {
-    const conn = $("conn");
-    conn.hidden = state === "open";
-    conn.className = "conn conn-" + state;
-    conn.textContent = state === "signed_out" ? t("signed_out") : state === "connecting" && !S.everConnected
-      ? t("connecting") : t("reconnecting");
+    S.line = state;
+    if (state !== "open") {
+      // The next hello's replay answers for an unanswered sync; the next server says how it is.
+      S.degraded = false;
+      for (const chat of S.chats.values()) stopSync(chat);
+    }
+    renderConn();
     if (state === "signed_out") setTimeout(() => { location.href = "/accounts/login/?next=/console/"; }, 1500);
     if (state === "open") S.everConnected = true;
     document.body.classList.toggle("is-offline-line", state !== "open");
@@ -198,10 +210,16 @@ function handle(f) {
     case "message": return chat && onMessage(chat, f);
     case "ack": return onAck(f);
     case "replayed":
-      if (chat) { chat.loaded = true; renderLists(); if (chat.id === S.current) renderChat(); }
       S.pendingReplays.delete(f.conversation_id);
+      if (chat) {
+        accountFor(chat, f.last_seq);
+        chat.loaded = true;
+        renderLists();
+        if (chat.id === S.current) renderChat();
+      }
       flushOutbox(f.conversation_id);
       return;
+    case "service": S.degraded = f.status === "degraded"; return renderConn();
     case "typing":
       if (!chat || f.by !== "visitor") return;
       chat.typing = f.is_typing ? {preview: f.preview || "", at: Date.now()} : null;
@@ -274,6 +292,7 @@ function onState(f) {
   }
   const was = chat.state;
   chat.state = {...was, ...f};
+  if (syncable(chat) && gapAfterShown(chat)) sync(chat);
   setOfferDeadline(chat, f);
   let accepted = false;
   if (S.pending && S.pending.kind === "accept" && S.pending.cid === chat.id && f.status !== "assigned") {
@@ -315,7 +334,63 @@ function onState(f) {
   if (accepted && chat.id === S.current) focusComposer();
 }
 
+/* Messages are shown as one unbroken chain per chat, so a later one never shows before an earlier one. */
 function onMessage(chat, f) {
+  if (f.seq <= chat.shownTo) return;
+  chat.held.set(f.seq, f);
+  showHeld(chat);
+  if (syncable(chat) && gapAfterShown(chat)) sync(chat);
+}
+
+/* Shows, in seq order, every held frame that follows what is shown without a gap (and any the server
+   has since accounted for). */
+function showHeld(chat) {
+  for (const seq of [...chat.held.keys()].sort((a, b) => a - b)) {
+    const f = chat.held.get(seq);
+    if (seq > chat.shownTo && (f.prev_seq || 0) > chat.shownTo) continue; // still after a gap
+    chat.held.delete(seq);
+    chat.shownTo = Math.max(chat.shownTo, seq);
+    showMessage(chat, f);
+  }
+}
+
+/* A message is missing: one came after a gap, or the chat counts more than is shown. */
+function gapAfterShown(chat) {
+  return chat.held.size > 0 || chat.state.last_seq > chat.shownTo;
+}
+
+/* A chat whose history has come (open, hello) and that is not asking already; the replay of an open
+   or a hello answers for the others. */
+function syncable(chat) {
+  return chat.loaded && !chat.syncing && !S.pendingReplays.has(chat.id);
+}
+
+/* Asks for every message after what is shown; again after a while until `replayed` answers. */
+function sync(chat) {
+  clearTimeout(chat.syncTimer);
+  chat.syncing = socket.send({type: "sync", conversation_id: chat.id, last_seq: chat.shownTo});
+  if (chat.syncing) chat.syncTimer = setTimeout(() => sync(chat), SYNC_RESEND_MS);
+}
+
+function stopSync(chat) {
+  clearTimeout(chat.syncTimer);
+  chat.syncing = false;
+}
+
+/* `replayed`: everything up to lastSeq is accounted for. A gap left after progress is asked for at once;
+   one the answer did not shrink only after a while, so a confused server is not flooded. */
+function accountFor(chat, lastSeq) {
+  const progress = lastSeq > chat.shownTo;
+  stopSync(chat);
+  chat.shownTo = Math.max(chat.shownTo, lastSeq);
+  showHeld(chat);
+  if (!gapAfterShown(chat)) return;
+  if (progress) return sync(chat);
+  chat.syncing = true;
+  chat.syncTimer = setTimeout(() => sync(chat), SYNC_RESEND_MS);
+}
+
+function showMessage(chat, f) {
   if (f.client_id) settle(f.client_id);
   const fresh = !chat.msgs.has(f.seq);
   addMessage(chat, f);
@@ -338,7 +413,6 @@ function onMessage(chat, f) {
 
 function addMessage(chat, m) {
   chat.msgs.set(m.seq, m);
-  if (m.seq > chat.maxSeq) chat.maxSeq = m.seq;
 }
 
 function onAck(f) {
@@ -358,6 +432,7 @@ function onAck(f) {
 }
 
 function onError(f) {
+  if (f.code === "service_unavailable") return; // the close that follows (4013) reconnects
   if (f.ref) {
     const item = S.outbox.find((i) => i.client_id === f.ref);
     if (item) {
@@ -387,6 +462,7 @@ function onError(f) {
   if (f.code === "forbidden" || f.code === "not_found") {
     // A chat on screen that is no longer ours (moved while we were away): drop it quietly.
     const chat = f.conversation_id && S.chats.get(f.conversation_id);
+    if (chat) stopSync(chat); // asking again cannot help
     if (chat && !chat.own && !chat.monitor) return forget(chat.id);
     if (chat && chat.own && f.field === "conversation_id") {
       chat.own = false;
@@ -398,6 +474,15 @@ function onError(f) {
   }
   if (f.code === "rate_limited") return;
   toast(message);
+}
+
+/* The line to the server, in the top bar: hidden while all is well. */
+function renderConn() {
+  const conn = $("conn"), slow = S.line === "open" && S.degraded;
+  conn.hidden = S.line === "open" && !slow;
+  conn.className = "conn conn-" + (slow ? "degraded" : S.line);
+  conn.textContent = slow ? t("degraded") : S.line === "signed_out" ? t("signed_out")
+    : S.line === "connecting" && !S.everConnected ? t("connecting") : t("reconnecting");
 }
 
 function errorText(code) {
@@ -639,7 +724,10 @@ function messageRow(chat, m) {
   const mine = m.author === "agent" && m.agent_name === ME.name;
   let kind = m.author === "visitor" ? "visitor" : m.author === "system" ? "system" : "agent";
   let label = m.author === "visitor" ? visitorName(chat) : m.author === "agent" ? (m.agent_name || "") : "";
-  if (m.visibility === "internal") { kind = "note"; label = `${t("internal_note")} · ${m.agent_name || ""}`; }
+  if (m.visibility === "internal") {
+    kind = "note";
+    label = [t("internal_note"), m.author === "system" ? t("system") : m.agent_name].filter(Boolean).join(" · ");
+  }
   if (m.visibility === "whisper") { kind = "whisper"; label = t("whisper_from", {name: m.agent_name || ""}); }
   return h("div", {class: `msg msg-${kind}${mine ? " msg-mine" : ""}`, "data-seq": m.seq, "data-client-id": m.client_id}, [
     h("div", {class: "msg-meta"}, [h("span", {class: "msg-author", text: label}), h("time", {datetime: m.sent_at, text: clock(m.sent_at)})]),

@@ -59,6 +59,7 @@ export class ConsoleSocket {
     if (code === 4001) { this.stopped = true; return this.onState("signed_out"); }
     if (code === 4003) { this.stopped = true; return this.onState("stopped"); }
     if (code === 4008) this.attempt = Math.max(this.attempt, 5); // flooding: back off for a while
+    // 4013 (the server cannot serve now) and network errors: back off and try again.
     this.onState("lost");
     this.retry();
   }

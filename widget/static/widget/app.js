@@ -6,8 +6,10 @@
    Delivery rules: every outgoing message has a client_id and stays in an outbox (kept in
    localStorage, so a reload mid-send still delivers it) until the server acks it; the outbox
    is resent after every (re)connect and the server drops the copies it already has. Incoming
-   messages are keyed by seq, so a replayed or doubled frame is shown once and in order.
-   Message text is only ever set with textContent. */
+   messages are keyed by seq, so a replayed or doubled frame is shown once and in order, and
+   each names the seq before it (prev_seq): a frame that comes after a gap waits until the
+   messages before it are there, asked for with `sync`. Message text is only ever set with
+   textContent. */
 (function (w, d) {
   "use strict";
   var api = w.chatdesk;
@@ -21,6 +23,7 @@
   var REASONS = {message_too_long: "too_long", message_empty: "empty", conversation_closed: "chat_closed",
     illegal_transition: "chat_closed", no_conversation: "chat_closed"};
   var S = null; // UI strings, from /widget/strings/<lang>.json
+  var SYNC_RESEND_MS = 5000; // a sync that no `replayed` answers by then is sent again
 
   var FONT = 'system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans","PingFang SC","Microsoft YaHei",sans-serif';
   var CSS = [
@@ -136,6 +139,11 @@
     conv: null,            // the latest `state` frame of the shown conversation
     msgs: {},              // seq -> row element
     maxSeq: 0,
+    shownTo: 0,            // every message up to this seq that the visitor may see is shown
+    held: {},              // seq -> message frame that came after a gap, shown once the gap is filled
+    syncing: false,        // a sync is unanswered
+    syncTimer: null,
+    degraded: false,       // the server lost its live channel: messages still come, more slowly
     outbox: readJSON("outbox", []),   // [{client_id, text, at}] not yet acked
     goals: readJSON("goals", []),     // [{client_id, name, value?}] not yet recorded by the server
     failed: {},            // client_id -> row element
@@ -303,10 +311,10 @@
   function convOpen() { return !!(st.conv && OPEN[st.conv.status]); }
 
   function render() {
-    var connected = st.ready, site = st.site, conv = st.conv;
-    ui.status.hidden = connected && !st.stopped;
-    ui.status.className = "cd-status" + (st.everConnected || st.attempt > 1 ? " cd-bad" : "");
-    ui.status.textContent = st.stopped ? t("not_available") :
+    var connected = st.ready, site = st.site, conv = st.conv, slow = connected && st.degraded;
+    ui.status.hidden = connected && !st.stopped && !slow;
+    ui.status.className = "cd-status" + (!slow && (st.everConnected || st.attempt > 1) ? " cd-bad" : "");
+    ui.status.textContent = st.stopped ? t("not_available") : slow ? t("degraded") :
       (st.attempt > 1 || st.everConnected) ? (S ? t("cant_connect") : api._s[1]) : (S ? t("connecting") : "…");
     if (!S) return;
     ui.title.textContent = site && site.name ? site.name : t("title");
@@ -437,6 +445,51 @@
     }
     if (author == "agent") showTyping(null);
     return true;
+  }
+
+  // Shows, in seq order, every held frame that follows what is shown without a gap (and any the
+  // server has since accounted for), so the visitor never sees a later message before an earlier one.
+  function showHeld() {
+    var added = false;
+    Object.keys(st.held).map(Number).sort(function (a, b) { return a - b; }).forEach(function (seq) {
+      var f = st.held[seq];
+      if (seq > st.shownTo && (f.prev_seq || 0) > st.shownTo) return; // still after a gap
+      delete st.held[seq];
+      added = addMessage(f) || added;
+      st.shownTo = Math.max(st.shownTo, seq);
+    });
+    if (added) {
+      refreshMeta();
+      scrollDown();
+      markSeen();
+      updateBadge();
+    }
+  }
+
+  // A message is missing: one came after a gap, or the conversation counts more than is shown.
+  function gapAfterShown() {
+    return Object.keys(st.held).length > 0 || !!(st.conv && st.conv.last_seq > st.shownTo);
+  }
+
+  // Asks for every message after what is shown; again after a while until `replayed` answers.
+  function sync() {
+    clearTimeout(st.syncTimer);
+    st.syncing = send({type: "sync", conversation_id: st.conv.conversation_id, last_seq: st.shownTo});
+    if (st.syncing) st.syncTimer = setTimeout(sync, SYNC_RESEND_MS);
+  }
+
+  // `replayed`: everything up to lastSeq is accounted for. A gap left after progress is asked for
+  // at once; one the answer did not shrink only after a while, so a confused server is not flooded.
+  function accountFor(lastSeq) {
+    var progress = lastSeq > st.shownTo;
+    clearTimeout(st.syncTimer);
+    st.syncing = false;
+    st.shownTo = Math.max(st.shownTo, lastSeq);
+    showHeld();
+    if (!gapAfterShown()) return;
+    if (progress) return sync();
+    st.syncing = true;
+    st.syncTimer = setTimeout(sync, SYNC_RESEND_MS);
   }
 
   // A note from the widget itself (such as "Alice joined"), placed after the messages so far.
@@ -667,6 +720,10 @@
     st.conv = conv;
     st.msgs = {};
     st.maxSeq = 0;
+    st.shownTo = 0;
+    st.held = {};
+    clearTimeout(st.syncTimer);
+    st.syncing = false;
     st.agentSeen = conv ? conv.agent_seen_seq : 0;
     st.queue = null;
     st.sentSeen = 0;
@@ -692,11 +749,11 @@
       screen: (screen.width + "x" + screen.height).slice(0, 20), page: page};
     var token = local("token"), conv = local("conv");
     if (token) frame.token = token;
-    // Within one page the history is in memory: ask only for what came after it. A new page
-    // asks for the whole conversation.
+    // Within one page the history is in memory: ask only for what came after the part shown
+    // without a gap. A new page asks for the whole conversation.
     if (conv && st.conv && st.conv.conversation_id == conv) {
       frame.conversation_id = conv;
-      frame.last_seq = st.maxSeq;
+      frame.last_seq = st.shownTo;
     }
     send(frame);
   }
@@ -726,9 +783,12 @@
     if (ws) { ws.onclose = ws.onmessage = ws.onopen = null; try { ws.close(); } catch (e) {} }
     showTyping(null);
     typing.on = false;
+    // The next hello's replay answers for an unanswered sync; the next server says how it is.
+    clearTimeout(st.syncTimer);
+    st.syncing = st.degraded = false;
     if (code == 4003 || code == 4004) st.stopped = true; // this page may not use the widget
     else if (code == 4001) { st.attempt = 0; retry(0); } // bad token: reconnect at once without it
-    else {
+    else { // 4013 (the server cannot serve now), 4008 and network errors: back off and try again
       if (code == 4008) st.attempt = Math.max(st.attempt, 5); // flooding: back off for a while
       retry();
     }
@@ -865,16 +925,16 @@
       if (!f.conversation) ready();
       else render();
     } else if (type == "replayed") {
-      ready();
+      // After the hello's replay the socket is ready; later ones answer a sync.
+      if (!st.ready) ready();
+      if (st.conv && f.conversation_id == st.conv.conversation_id) accountFor(f.last_seq);
       scrollDown();
     } else if (type == "message") {
       if (!st.conv || f.conversation_id != st.conv.conversation_id || f.visibility == "internal") return;
-      if (addMessage(f)) {
-        refreshMeta();
-        scrollDown();
-        markSeen();
-        updateBadge();
-      }
+      if (f.seq <= st.shownTo) return;
+      st.held[f.seq] = f;
+      showHeld();
+      if (!st.syncing && gapAfterShown()) sync();
     } else if (type == "ack") {
       var item = st.outbox.filter(function (m) { return m.client_id == f.client_id; })[0];
       if (item && st.conv && f.conversation_id == st.conv.conversation_id) {
@@ -932,6 +992,9 @@
       }
     } else if (type == "goal_recorded") {
       dropGoal(f.client_id);
+    } else if (type == "service") {
+      st.degraded = f.status == "degraded";
+      render();
     } else if (type == "error") {
       onError(f);
     }
@@ -949,6 +1012,7 @@
     }
     st.pendingQueue = null;
     st.starting = false;
+    if (!st.syncing && gapAfterShown()) sync();
     st.agentSeen = Math.max(st.agentSeen, f.agent_seen_seq || 0);
     if (f.status != "queued") st.queue = null;
     if (f.agent_name && OPEN[f.status] && (!current || current.agent_name != f.agent_name)) {
