@@ -15,7 +15,7 @@ MAX_CLOSE_TAGS = 20
 _CONVERSATION = Field(str, True, 64)
 _CLIENT_ID = Field(str, True, 64)
 _TAG = Field(str, True, 50)
-_WRITE = {"conversation_id": _CONVERSATION, "client_id": _CLIENT_ID, "text": Field(str)}
+_WRITE = {"conversation_id": _CONVERSATION, "client_id": _CLIENT_ID, "text": Field(str, multiline=True)}
 
 CLIENT_FRAMES: dict[str, dict[str, Field]] = {
     "hello": {"conversations": Field(dict, False)},
@@ -37,12 +37,12 @@ CLIENT_FRAMES: dict[str, dict[str, Field]] = {
     "transfer": {
         "conversation_id": _CONVERSATION, "agent": Field(int, False, minimum=1),
         "department": Field(int, False, minimum=1), "skill": Field(int, False, minimum=1),
-        "note": Field(str, False, 1000),
+        "note": Field(str, False, 1000, multiline=True),
     },
     "reassign": {"conversation_id": _CONVERSATION, "agent": Field(int, minimum=1)},
     "wrapup": {"conversation_id": _CONVERSATION},
     "close": {
-        "conversation_id": _CONVERSATION, "resolved": Field(bool), "summary": Field(str, False, 2000),
+        "conversation_id": _CONVERSATION, "resolved": Field(bool), "summary": Field(str, False, 2000, multiline=True),
         "tags": Field(list, False),
     },
 }

@@ -117,6 +117,8 @@ class AgentConsumer(FrameSocket):
                 await self.send_error(error.code, error.message, field=error.field, conversation_id=conversation_id)
                 continue
             await self._watch(conversation_id, conversation.pk)
+            # Its state as well: the chat may have ended or changed hands while this tab was away.
+            await self._send_state(conversation.pk)
             await self.replay(conversation.pk, conversation_id, last_seq)
         if self.supervisor:
             await self.send_frame(await db(console.board)())

@@ -38,11 +38,16 @@ COLUMNS = ("sent", "acked", "unacked", "stored", "lost", "expected", "missed", "
            "stale", "reconnects")
 
 
-def fault_of(name: str, options) -> object:
+def fault_of(name: str, options, while_down):
+    """The fault coroutine of a scenario (None for the baseline); while_down runs during a Redis outage."""
+    if name == "none":
+        return None
     if name == "kill":
         return scenarios.kill_daphnes(rounds=options.rounds)
     if name == "stall":
         return scenarios.stall_redis_then_kill_a_daphne(stall=options.stall)
+    if name == "outage":
+        return scenarios.stop_redis(seconds=options.outage, while_down=while_down)
     if name == "postgres":
         return scenarios.restart_postgres(times=options.rounds)
     raise ValueError(name)
@@ -53,19 +58,14 @@ async def run_chats(servers: harness.FaultServers, name: str, size: Size, option
     probes = {}
 
     async def probe_while_down(scenario: Scenario) -> None:
-        await asyncio.sleep(2)
+        await asyncio.sleep(2)  # the processes notice the outage at their next delivery check
         for index, endpoint in enumerate(servers.endpoints):
             probes[f"widget {index}"] = await scenarios.probe(f"{endpoint}/ws/widget/demo/", origin=servers.origin)
             probes[f"console {index}"] = await scenarios.probe(
                 f"{endpoint}/ws/agent/", origin=page_of(endpoint),
                 headers={"Cookie": f"sessionid={servers.agents[0].cookie}"})
 
-    if name == "none":
-        fault = None
-    elif name == "outage":
-        fault = scenarios.stop_redis(seconds=options.outage, while_down=probe_while_down)
-    else:
-        fault = fault_of(name, options)
+    fault = fault_of(name, options, probe_while_down)
     outcome = await scenarios.chats_under(servers, size, fault)
     row = {"fault": name, **{column: outcome.tally.counts()[column] for column in COLUMNS},
            "seconds": round(outcome.seconds, 1), "problems": outcome.tally.problems[:20]}
@@ -85,7 +85,8 @@ async def run_consoles(servers: harness.FaultServers, options) -> dict:
     for chat in chats:
         await scenarios.until(lambda c=chat: scenario.assignee(c), "an agent")
     started = time.monotonic()
-    writers = [asyncio.create_task(scenario.visitor_writes(visitor, sys.maxsize)) for visitor in visitors]  # until cancelled
+    # Both visitors write until the consoles are done with.
+    writers = [asyncio.create_task(scenario.visitor_writes(visitor, sys.maxsize)) for visitor in visitors]
     closes = await scenarios.flicker_consoles(servers, agent, chats, cycles=options.cycles)
     for writer in writers:
         writer.cancel()
@@ -121,7 +122,10 @@ async def run_all(servers: harness.FaultServers, options) -> list[dict]:
     for name in options.faults:
         print(f"--- {name} ---", flush=True)
         try:
-            row = await (run_consoles(servers, options) if name == "consoles" else run_chats(servers, name, size, options))
+            if name == "consoles":
+                row = await run_consoles(servers, options)
+            else:
+                row = await run_chats(servers, name, size, options)
         except AssertionError as error:  # a scenario that could not finish (no agent took a chat, ...)
             row = {"fault": name, "failed": str(error)}
             print(f"{name}: {error}", flush=True)

@@ -6,8 +6,18 @@ text message and checks it against the table; anything else is refused with a sp
 """
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+
+# No frame nests deeper than this (a frame, its `page` or `conversations` object, their values): a
+# deeper one is junk, and one nested thousands deep would exhaust the parser's recursion.
+MAX_DEPTH = 3
+# A single-line field (a name, an email, an id) holds no control characters, no line or paragraph
+# separators; a multi-line one (a message, a comment) only tab, line feed and carriage return.
+# NUL is refused everywhere: PostgreSQL cannot store it in text.
+_NOT_SINGLE_LINE = re.compile("[\x00-\x1f\x7f\u2028\u2029]")
+_NOT_MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class FrameError(Exception):
@@ -22,6 +32,7 @@ class Field:
     required: bool = True
     max_length: int | None = None
     minimum: int | None = None
+    multiline: bool = False  # text a person writes: line breaks allowed
 
 
 FrameTable = dict[str, dict[str, Field]]
@@ -33,6 +44,8 @@ def check_field(name: str, spec: Field, value) -> None:
         raise FrameError("invalid_field", f"{name} must be {spec.kind.__name__}", field=name)
     if spec.max_length is not None and len(value) > spec.max_length:
         raise FrameError("invalid_field", f"{name} is longer than {spec.max_length}", field=name)
+    if spec.kind is str and (_NOT_MULTILINE if spec.multiline else _NOT_SINGLE_LINE).search(value):
+        raise FrameError("invalid_field", f"{name} holds control characters", field=name)
     if spec.minimum is not None and value < spec.minimum:
         raise FrameError("invalid_field", f"{name} must be at least {spec.minimum}", field=name)
 
@@ -51,10 +64,11 @@ def parse_frame(
         raise FrameError("frame_too_large", f"frames are limited to {max_bytes} bytes")
     try:
         frame = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise FrameError("bad_json", "the frame is not valid JSON") from None
     if not isinstance(frame, dict):
         raise FrameError("bad_json", "a frame is a JSON object")
+    check_shape(frame)
     kind = frame.get("type")
     fields = table.get(kind) if isinstance(kind, str) else None
     if fields is None:
@@ -74,6 +88,36 @@ def parse_frame(
     if semantics is not None:
         semantics(kind, frame)
     return frame
+
+
+def check_shape(frame: dict) -> None:
+    """At most MAX_DEPTH deep, and every string (names too) valid Unicode text: a lone surrogate,
+    which JSON's \\u escapes can carry, could be neither stored nor sent back."""
+    pending = [(frame, 1, None)]
+    while pending:
+        value, depth, field = pending.pop()
+        if isinstance(value, str):
+            if not _encodable(value):
+                raise FrameError("invalid_field", "a string holds a lone surrogate", field=field)
+            continue
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth > MAX_DEPTH:
+            raise FrameError("bad_json", f"frames nest at most {MAX_DEPTH} deep")
+        items = value.items() if isinstance(value, dict) else ((None, item) for item in value)
+        for name, item in items:
+            if name is not None and not _encodable(name):
+                raise FrameError("invalid_field", "a name holds a lone surrogate", field=field)
+            named = field if field is not None else name
+            pending.append((item, depth + 1, named))
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_text(frame: dict, *, max_chars: int) -> None:
@@ -97,9 +141,10 @@ def ids_of(raw: str | None, *, max_bytes: int) -> dict[str, str]:
         return {}
     try:
         frame = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     if not isinstance(frame, dict):
         return {}
     ids = {"ref": frame.get("client_id"), "conversation_id": frame.get("conversation_id")}
-    return {name: value for name, value in ids.items() if isinstance(value, str) and len(value) <= 64}
+    return {name: value for name, value in ids.items()
+            if isinstance(value, str) and len(value) <= 64 and _encodable(value)}

@@ -31,20 +31,21 @@ CLIENT_FRAMES: dict[str, dict[str, Field]] = {
         "page": Field(dict, False),
     },
     "start": {"name": Field(str, True, 100), "email": Field(str, False, 254), "topic": Field(int, False, minimum=1)},
-    "message": {"client_id": _CLIENT_ID, "text": Field(str)},
-    "typing": {"is_typing": Field(bool), "preview": Field(str, False, 200)},
+    "message": {"client_id": _CLIENT_ID, "text": Field(str, multiline=True)},
+    "typing": {"is_typing": Field(bool), "preview": Field(str, False, 200, multiline=True)},
     "seen": {"seq": Field(int, minimum=0)},
     # Messages after last_seq, answered with `message` frames and `replayed` (a client that found a gap).
     "sync": {"conversation_id": Field(str, True, 64), "last_seq": Field(int, minimum=0)},
     "page": {"url": Field(str, True, 2000), "title": Field(str, False, 300)},
     "close": {},
     "offline_message": {
-        "client_id": _CLIENT_ID, "name": Field(str, True, 100), "email": Field(str, True, 254), "text": Field(str),
+        "client_id": _CLIENT_ID, "name": Field(str, True, 100), "email": Field(str, True, 254),
+        "text": Field(str, multiline=True),
     },
     "ping": {},
     # The post-chat survey (scales checked in _check_semantics) and the transcript by email.
     "rate": {
-        "conversation_id": Field(str, True, 64), "csat": Field(int, minimum=1), "comment": Field(str, False, 2000),
+        "conversation_id": Field(str, True, 64), "csat": Field(int, minimum=1), "comment": Field(str, False, 2000, multiline=True),
         "nps": Field(int, False, minimum=0), "ces": Field(int, False, minimum=1),
     },
     "transcript": {"client_id": _CLIENT_ID, "conversation_id": Field(str, True, 64), "email": Field(str, False, 254)},

@@ -795,3 +795,17 @@ async def test_accepting_another_agents_ended_chat_is_forbidden_before_it_is_ill
     await console.hello()
     await console.send({"type": "accept", "conversation_id": str(bobs_chat.public_id)})
     assert (await console.error())["code"] == "forbidden"
+
+
+async def test_a_note_keeps_its_line_breaks_and_a_tag_with_one_is_refused(acme, alice, alices_chat):
+    console = await connect(alice)
+    await console.hello()
+    conversation_id = str(alices_chat.public_id)
+    await console.send({"type": "note", "conversation_id": conversation_id, "client_id": "n1",
+                        "text": "Refund sent.\nCheck again on Monday."})
+    await console.receive_until("ack", client_id="n1")
+    await console.send({"type": "tag", "conversation_id": conversation_id, "tag": "vip\nadmin"})
+    error = await console.error()
+    assert (error["code"], error["field"], error["conversation_id"]) == ("invalid_field", "tag", conversation_id)
+    notes = await db(lambda: list(Message.objects.filter(visibility="internal").values_list("text", flat=True)))()
+    assert notes == ["Refund sent.\nCheck again on Monday."]

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-# The page may not use this socket (bad token or not signed in, origin, site): retrying cannot help.
+# The page may not use this socket: a bad token or not signed in, an origin or a site refused. The tabs
+# of a scenario have a valid token and session, so for them this is a server fault: the tab stops
+# and the comparison shows what it then missed.
 STOP_CODES = (4001, 4003, 4004)
 ENDED = ("closed", "missed", "abandoned")
 # A sync (or a hello's replay) that no `replayed` answered in this time is sent again.
@@ -168,14 +170,12 @@ class SocketClient:
         if self._task is not None:
             await self._task
 
-    async def write(self, conversation_id: str, frame: dict) -> str:
+    async def write(self, conversation_id: str, frame: dict) -> None:
         """Put a message (message, note) in the outbox; it goes now if the socket is ready."""
-        frame = {**frame, "client_id": uuid.uuid4().hex}
-        outgoing = Outgoing(conversation_id, frame)
+        outgoing = Outgoing(conversation_id, {**frame, "client_id": uuid.uuid4().hex})
         self.sent[outgoing.client_id] = self.outbox[outgoing.client_id] = outgoing
         if self.ready:
             await self._send_outgoing(outgoing)
-        return outgoing.client_id
 
     def drained(self) -> bool:
         """Nothing of this tab's is on its way."""
@@ -272,7 +272,7 @@ class SocketClient:
                     await self._ask(view)
             for outgoing in list(self.outbox.values()):
                 if now - outgoing.sent_at >= RESEND_SECONDS:
-                    self.events["resent after a timeout"] += 1
+                    self.events["messages resent"] += 1
                     await self._send_outgoing(outgoing)
             await self.on_tick(now)
 
@@ -424,8 +424,8 @@ class VisitorTab(SocketClient):
     def view(self) -> View | None:
         return self.views.get(self.conversation_id)
 
-    async def say(self, text: str) -> str:
-        return await self.write(self.conversation_id, {"type": "message", "text": text})
+    async def say(self, text: str) -> None:
+        await self.write(self.conversation_id, {"type": "message", "text": text})
 
     def hello_frame(self) -> dict:
         frame = {"type": "hello"}
@@ -502,12 +502,9 @@ class AgentTab(SocketClient):
         view = self.views.get(conversation_id)
         return view is not None and view.state is not None and view.state.get("agent_id") == self.agent.agent_id
 
-    def own_chats(self) -> list[str]:
-        return [conversation_id for conversation_id in self.views if self.owns(conversation_id)]
-
-    async def say(self, conversation_id: str, text: str, *, note: bool = False) -> str:
+    async def say(self, conversation_id: str, text: str, *, note: bool = False) -> None:
         frame = {"type": "note" if note else "message", "conversation_id": conversation_id, "text": text}
-        return await self.write(conversation_id, frame)
+        await self.write(conversation_id, frame)
 
     async def close_chat(self, conversation_id: str) -> None:
         """Resent until a state shows the chat ended (a close that reached the server twice is refused

@@ -79,7 +79,8 @@ class FaultServers:
 
 
 @contextlib.contextmanager
-def start_fault_servers(folder: Path, *, postgres: bool, agents: int = AGENTS, cap: int = CAP) -> Iterator[FaultServers]:
+def start_fault_servers(folder: Path, *, postgres: bool, agents: int = AGENTS,
+                        cap: int = CAP) -> Iterator[FaultServers]:
     starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fault-servers")
     redis = starter.submit(servers.DedicatedRedis(folder / "redis").start).result()
     try:
@@ -88,9 +89,10 @@ def start_fault_servers(folder: Path, *, postgres: bool, agents: int = AGENTS, c
                                   redis_url=redis.url, settings=SETTINGS).result()
             try:
                 starter.submit(live.start_another_daphne).result()
-                yield FaultServers(live=live, redis=redis, postgres_url=postgres_url, agents=make_agents(live, agents, cap),
-                                   starter=starter)
+                yield FaultServers(live=live, redis=redis, postgres_url=postgres_url,
+                                   agents=make_agents(live, agents, cap), starter=starter)
             finally:
+                # Processes that died by themselves, not by a fault's kill -9: their end is worth showing.
                 crashed = [p for p in live.processes if not p.alive() and p.popen.returncode != -9]
                 live.stop()
                 for process in crashed:
@@ -229,9 +231,10 @@ def read_release(fault_servers: FaultServers, agent_id: int) -> Release:
         "import json\n"
         "from agents.models import Agent\n"
         "from conversations.models import ConversationEvent\n"
-        "events = ConversationEvent.objects.filter(kind='requeued', details__from_agent_id="
-        f"{agent_id}).select_related('conversation')\n"
-        f"print(json.dumps([Agent.objects.get(pk={agent_id}).status, {{str(e.conversation.public_id): e.at.timestamp()\n"
-        "    for e in events if e.details.get('reason') == 'agent_disconnected'}]))\n"
+        f"events = ConversationEvent.objects.filter(kind='requeued', details__from_agent_id={agent_id})\n"
+        f"status = Agent.objects.get(pk={agent_id}).status\n"
+        "requeued = {str(e.conversation.public_id): e.at.timestamp() for e in events.select_related('conversation')\n"
+        "            if e.details.get('reason') == 'agent_disconnected'}\n"
+        "print(json.dumps([status, requeued]))\n"
     ))
     return Release(status=row[0], requeued_at=row[1])

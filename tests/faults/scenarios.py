@@ -62,6 +62,8 @@ async def until(condition: Callable[[], object], what: str, timeout: float = WAI
 
 
 class Scenario:
+    """Agents and visitors, their tabs, and the chats between them."""
+
     def __init__(self, fault_servers: FaultServers, size: Size, *, max_backoff: float = 4.0):
         """max_backoff: the ceiling of the reconnect delay. The protocol's 30 s would make a test wait that
         long after an outage; the doubling and the jitter are the same."""
@@ -123,7 +125,8 @@ class Scenario:
         self.writing.set()
         count = self.size.messages_of(number)
         await asyncio.gather(self.visitor_writes(first, count), self.agent_writes(agent_tab, conversation_id, count))
-        await until(lambda: first.drained() and not agent_tab.unacked(conversation_id), f"{first.name}'s chat to be acked")
+        await until(lambda: first.drained() and not agent_tab.unacked(conversation_id),
+                    f"{first.name}'s chat to be acked")
         await self.close_gates[number].wait()
         await agent_tab.close_chat(conversation_id)
 
@@ -178,6 +181,9 @@ class Scenario:
         finally:
             await asyncio.gather(*(tab.stop() for tab in self.tabs))
         events = sum((tab.events for tab in self.tabs), start=Counter())
+        for view in (view for tab in self.tabs for view in tab.views.values()):
+            events["frames held after a gap"] += view.gaps
+            events["duplicate frames dropped"] += view.duplicates
         outcome = Outcome(tally=tally, stored=stored, seconds=time.monotonic() - self.started_at, events=dict(events))
         print(f"\n{tally.report()}\nevents: {summary(outcome.events)}")
         return outcome
@@ -240,7 +246,8 @@ def stall_redis_then_kill_a_daphne(*, stall: float = 2.0, lead_in: float = 3.0):
     return fault
 
 
-def stop_redis(*, seconds: float, lead_in: float = 3.0, while_down: Callable[[Scenario], Awaitable[None]] | None = None):
+def stop_redis(*, seconds: float, lead_in: float = 3.0,
+               while_down: Callable[[Scenario], Awaitable[None]] | None = None):
     """Stop Redis (SIGTERM: it exits and forgets everything), run `while_down`, start it again on the same
     port `seconds` after it stopped."""
     async def fault(scenario: Scenario) -> None:

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.multiprocess
 
 
 async def test_chats_lose_nothing_when_a_daphne_is_killed_three_times(fault_servers):
-    outcome = await chats_under(fault_servers, Size(), kill_daphnes(rounds=3))
+    size = Size(chats=8, agents=4, messages=20, interval=0.4)
+    outcome = await chats_under(fault_servers, size, kill_daphnes(rounds=3))
 
     assert outcome.events.get("failovers", 0) > 0, "no tab failed over: the kills missed the chats"
     assert outcome.tally.clean, outcome.tally.report()

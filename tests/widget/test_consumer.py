@@ -219,6 +219,14 @@ async def test_an_offline_message_is_stored_and_acknowledged(acme, open_widget):
     (json.dumps({"type": "start", "name": "Ann", "email": "not-an-email"}), "invalid_field", "email"),
     (json.dumps({"type": "typing", "is_typing": "yes"}), "invalid_field", "is_typing"),
     (json.dumps({"type": "message", "client_id": "c", "text": "x" * 50000}), "frame_too_large", None),
+    ("[" * 5000 + "]" * 5000, "bad_json", None),
+    ('{"type": "message", "client_id": "c", "text": ' + "[" * 5000 + "]" * 5000 + "}", "bad_json", None),
+    (json.dumps({"type": "goal", "client_id": "g", "name": "signup", "value": [[[1]]]}), "bad_json", None),
+    ('{"type": "message", "client_id": "\\ud800", "text": "hi"}', "invalid_field", "client_id"),
+    ('{"type": "message", "client_id": "c", "text": "broken \\udfff half"}', "invalid_field", "text"),
+    (json.dumps({"type": "message", "client_id": "c", "text": "nul\u0000byte"}), "invalid_field", "text"),
+    (json.dumps({"type": "start", "name": "Ann\nBcc: x@example.com"}), "invalid_field", "name"),
+    (json.dumps({"type": "page", "url": "https://acme.test/\u2028"}), "invalid_field", "url"),
 ])
 async def test_bad_frames_get_a_specific_error_and_the_next_valid_message_still_lands(acme, open_widget, raw, code,
                                                                                       field):
@@ -231,6 +239,14 @@ async def test_bad_frames_get_a_specific_error_and_the_next_valid_message_still_
     await widget.send({"type": "message", "client_id": "valid", "text": "still here"})
     assert (await widget.receive_until("ack"))["client_id"] == "valid"
     assert await stored_texts() == ["still here"]
+
+
+async def test_a_message_of_several_lines_lands_as_written(acme, open_widget):
+    widget = await open_widget()
+    await started(widget)
+    await widget.send({"type": "message", "client_id": "lines", "text": "first line\n\tsecond line\r\n"})
+    await widget.receive_until("ack")
+    assert await stored_texts() == ["first line\n\tsecond line\r\n"]
 
 
 async def test_frames_before_hello_are_refused(acme, open_widget):
