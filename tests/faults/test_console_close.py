@@ -14,7 +14,7 @@ from tests.faults.clients import AgentTab
 from tests.faults.scenarios import Scenario, Size, flicker_consoles, until
 from tests.reactions.live import start_dispatching
 
-pytestmark = pytest.mark.multiprocess
+pytestmark = [pytest.mark.multiprocess, pytest.mark.faults]
 
 HEARTBEAT = int(harness.SETTINGS["AGENT_CONSOLE_HEARTBEAT_SECONDS"])
 GRACE = int(harness.SETTINGS["AGENT_DISCONNECT_GRACE_SECONDS"])

@@ -9,7 +9,7 @@ import pytest
 from tests.faults import harness
 from tests.faults.scenarios import Size, chats_under, kill_daphnes
 
-pytestmark = pytest.mark.multiprocess
+pytestmark = [pytest.mark.multiprocess, pytest.mark.faults]
 
 
 async def test_chats_lose_nothing_when_a_daphne_is_killed_three_times(fault_servers):

@@ -5,7 +5,7 @@ import pytest
 
 from tests.faults.scenarios import Size, chats_under, restart_postgres
 
-pytestmark = pytest.mark.multiprocess
+pytestmark = [pytest.mark.multiprocess, pytest.mark.faults]
 
 
 async def test_chats_lose_nothing_when_postgresql_restarts_twice(fault_servers):

@@ -10,7 +10,7 @@ import pytest
 from tests.faults.clients import ENDED, page_of
 from tests.faults.scenarios import Scenario, Size, chats_under, probe, stop_redis, until
 
-pytestmark = pytest.mark.multiprocess
+pytestmark = [pytest.mark.multiprocess, pytest.mark.faults]
 
 OUTAGE_SECONDS = 8.0
 NOTICE_SECONDS = 2.0  # the servers have noticed the outage by then (DELIVERY_CHECK_SECONDS)

@@ -4,7 +4,7 @@ import pytest
 
 from tests.faults.scenarios import Size, chats_under, stall_redis_then_kill_a_daphne
 
-pytestmark = pytest.mark.multiprocess
+pytestmark = [pytest.mark.multiprocess, pytest.mark.faults]
 
 
 async def test_chats_lose_nothing_when_redis_stalls_and_then_a_daphne_is_killed(fault_servers):

@@ -15,7 +15,7 @@ import pytest
 from tests import servers
 from tests.reactions import live
 
-pytestmark = pytest.mark.multiprocess
+pytestmark = [pytest.mark.multiprocess, pytest.mark.faults]
 
 SLACK = 6.0  # a new worker's start, a beat tick, a poll: what a delay bound allows beyond the lease
 
