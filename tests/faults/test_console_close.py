@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.multiprocess, pytest.mark.faults]
 HEARTBEAT = int(harness.SETTINGS["AGENT_CONSOLE_HEARTBEAT_SECONDS"])
 GRACE = int(harness.SETTINGS["AGENT_DISCONNECT_GRACE_SECONDS"])
 WINDOW = 3 * HEARTBEAT  # docs/protocol.md: three missed beats and a console no longer counts
-CYCLES = 45
+CYCLES = 25
 SLACK = 1.0  # for the worker to pick up the grace check, and clocks read a moment apart
 
 
