@@ -122,7 +122,8 @@ async def test_a_close_whose_state_was_lost_reaches_the_visitor(chat, alice, ope
     assert state["status"] == Conversation.Status.MISSED
 
 
-async def test_sync_sends_what_follows_the_clients_last_seq_then_replayed(chat, alice, open_widget):
+async def test_sync_sends_what_follows_the_clients_last_seq_then_replayed(chat, alice, open_widget, settings):
+    settings.DELIVERY_CHECK_SECONDS = 60  # only the sync sends them
     widget = await visitors_widget(open_widget, chat)
     await lost_in_transit(agent_says, chat, alice, "One", "a1")
     await lost_in_transit(agent_says, chat, alice, "Note", "n1", Message.Visibility.INTERNAL)
