@@ -48,7 +48,7 @@ def load_agent(user) -> Agent | None:
 
 
 def is_supervisor(agent: Agent) -> bool:
-    return agent.role == Agent.Role.SUPERVISOR or agent.user.is_superuser
+    return agent.is_supervisor
 
 
 def may_view(agent: Agent, conversation: Conversation, *, supervisor: bool) -> bool:

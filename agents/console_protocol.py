@@ -6,11 +6,13 @@ The same strict machinery as the visitor socket (conversations/framing.py), with
 from django.conf import settings
 
 from agents.models import Agent
+from conversations.networks import BAN_SCOPES
 from conversations.framing import Field, FrameError, check_client_id, check_field, check_text
 from conversations.framing import parse_frame as parse_with_table
 
 MAX_REPLAY_CONVERSATIONS = 100
 MAX_CLOSE_TAGS = 20
+MAX_BAN_HOURS = 24 * 365
 
 _CONVERSATION = Field(str, True, 64)
 _CLIENT_ID = Field(str, True, 64)
@@ -41,6 +43,11 @@ CLIENT_FRAMES: dict[str, dict[str, Field]] = {
     },
     "reassign": {"conversation_id": _CONVERSATION, "agent": Field(int, minimum=1)},
     "wrapup": {"conversation_id": _CONVERSATION},
+    # Supervisors: the chat's visitor (and, by scope, their address or network) may not chat again.
+    "ban": {
+        "conversation_id": _CONVERSATION, "scope": Field(str, False, 10), "reason": Field(str, False, 200),
+        "hours": Field(int, False, minimum=1),
+    },
     "close": {
         "conversation_id": _CONVERSATION, "resolved": Field(bool), "summary": Field(str, False, 2000, multiline=True),
         "tags": Field(list, False),
@@ -68,6 +75,10 @@ def _check_semantics(kind: str, frame: dict) -> None:
         for conversation_id, last_seq in conversations.items():
             check_field("conversations", Field(str, max_length=64), conversation_id)
             check_field(f"conversations.{conversation_id}", Field(int, minimum=0), last_seq)
+    if kind == "ban" and frame.get("scope") is not None and frame["scope"] not in BAN_SCOPES:
+        raise FrameError("invalid_field", f"scope is one of {', '.join(BAN_SCOPES)}", field="scope")
+    if kind == "ban" and frame.get("hours") is not None and frame["hours"] > MAX_BAN_HOURS:
+        raise FrameError("invalid_field", f"hours is at most {MAX_BAN_HOURS}", field="hours")
     if kind in {"tag", "untag"} and not frame["tag"].strip():
         raise FrameError("invalid_field", "tag is empty", field="tag")
     if kind == "transfer" and sum(frame.get(name) is not None for name in ("agent", "department", "skill")) != 1:

@@ -23,7 +23,7 @@ from agents import console, grace
 from agents.console import ConsoleError
 from agents.console_protocol import parse_frame
 from agents.presence import PresenceError
-from conversations import lifecycle
+from conversations import bans, lifecycle
 from conversations.connections import consoles
 from conversations.delivery import state_key
 from conversations.framing import FrameError
@@ -201,6 +201,14 @@ class AgentConsumer(FrameSocket):
         conversation = await self._authorize(frame["conversation_id"], "supervise")
         await db(console.reassign)(self.agent, conversation, frame["agent"])
         await self._send_state(conversation.pk)
+
+    async def on_ban(self, frame):
+        conversation = await self._authorize(frame["conversation_id"], "supervise")
+        await db(bans.ban_visitor)(conversation_id=conversation.pk, actor=Actor.of_agent(self.agent),
+                                   scope=frame.get("scope") or "visitor", reason=(frame.get("reason") or "").strip(),
+                                   hours=frame.get("hours"))
+        await self._send_state(conversation.pk)
+        await self.send_frame({"type": "banned", "conversation_id": frame["conversation_id"]})
 
     async def on_wrapup(self, frame):
         conversation = await self._authorize(frame["conversation_id"], "act")

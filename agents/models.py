@@ -83,6 +83,11 @@ class Agent(models.Model):
     def __str__(self) -> str:
         return self.display_name
 
+    @property
+    def is_supervisor(self) -> bool:
+        """Supervisors watch, whisper, barge in, reassign and ban; a superuser may do all of that too."""
+        return self.role == self.Role.SUPERVISOR or self.user.is_superuser
+
 
 class AgentStatusEvent(models.Model):
     """One row per status or cap change of an agent (agents.presence). Occupancy replays these."""

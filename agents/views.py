@@ -133,6 +133,7 @@ UI_STRINGS = {
     "summary": _("Summary (optional)"),
     "close_confirm": _("Close chat"),
     "reassign_title": _("Reassign to an agent"),
+    "visitor_banned": _("The visitor is banned; their chat has ended."),
     "mute": _("Mute sounds"),
     "unmute": _("Turn sounds on"),
     "notifications": _("Enable notifications"),

@@ -27,6 +27,9 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.servers import UNLIMITED_LOOPBACK  # noqa: E402  (the project root is on the path from here)
 RESULTS = BENCH / "results"
 PYTHON = sys.executable
 VENV_BIN = Path(PYTHON).parent
@@ -273,7 +276,9 @@ def main(argv=None) -> int:
             subprocess.run([PYTHON, "manage.py", *command], cwd=ROOT, env=setup_env, check=True, timeout=300,
                            stdout=subprocess.DEVNULL)
 
-        server_env = {**base_env, "DEBUG": "1" if args.server_debug else "0", "CHATDESK_DEMO": "1"}
+        # Every simulated visitor writes from 127.0.0.1: lift the per-address and per-site limits.
+        server_env = {**base_env, "DEBUG": "1" if args.server_debug else "0", "CHATDESK_DEMO": "1",
+                      **UNLIMITED_LOOPBACK}
         if args.settings:
             server_env.update(DJANGO_SETTINGS_MODULE=args.settings, PYTHONPATH=str(ROOT))
         per_socket = args.rate / args.sockets

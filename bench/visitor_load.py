@@ -114,7 +114,8 @@ class Visitor:
         run.reader_tasks.append(asyncio.create_task(self.read()))
         try:
             await self.request({"type": "hello"}, "welcome")
-            queue = await self.request({"type": "start", "name": f"Bench {self.index}"}, "queue")
+            queue = await self.request({"type": "start", "name": f"Bench {self.index}", "client_id": "first",
+                                           "text": "Hello"}, "queue")
         except (asyncio.TimeoutError, ConnectionClosed) as error:
             run.connect_failures[f"handshake_{type(error).__name__}"] += 1
             return False

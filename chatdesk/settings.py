@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from chatdesk.limits import rates_from_environment
 from chatdesk.env import (
     database_from_url, env_bool, env_float, env_int, env_list, env_proxy_ssl_header, env_str,
 )
@@ -199,6 +200,23 @@ WIDGET_HEARTBEAT_SECONDS = env_int("WIDGET_HEARTBEAT_SECONDS", 20, minimum=1)
 # A queued visitor whose widgets have all been gone this long has left: the chat ends as abandoned,
 # at the moment they left (widget/departures.py). Long enough for a reload or the next page of the site.
 VISITOR_ABANDON_GRACE_SECONDS = env_int("VISITOR_ABANDON_GRACE_SECONDS", 60, minimum=1)
+
+# What one anonymous client may start (chatdesk/limits.py; docs/protocol.md, "Limits"): per IP
+# address, visitor, chat and site, shared by every process through Redis. Each is
+# LIMIT_<ACTION>_PER_<SUBJECT>=N/period in the environment (say LIMIT_NEW_CHAT_PER_IP=30/hour).
+# Many real visitors can share one address (an office, a mobile carrier), hence the IP figures.
+LIMITS = rates_from_environment({
+    "new_visitor": {"ip": "300/hour", "site": "50000/hour"},
+    "new_chat": {"visitor": "10/hour", "ip": "60/hour", "site": "5000/hour"},
+    "transcript_email": {"chat": "3/day", "visitor": "5/day", "ip": "20/day", "site": "2000/day"},
+    "offline_message": {"visitor": "5/hour", "ip": "20/hour", "site": "500/hour"},
+    # Counted by the survey email itself, per address (hashed), whichever site sends it.
+    "survey_email": {"address": "1/day"},
+})
+# Offline messages reach the team in one email per site at most this often.
+OFFLINE_NOTICE_EVERY_SECONDS = env_int("OFFLINE_NOTICE_EVERY_SECONDS", 300, minimum=1)
+# Visitors who never started a chat (nor left a message) are deleted this long after last seen.
+VISITOR_RETENTION_DAYS = env_int("VISITOR_RETENTION_DAYS", 90, minimum=1)
 
 # --- The agent console socket (agents/consumers.py, conversations/connections.py) --------------------
 # An agent whose consoles have all been gone this long is set away and their unanswered chats

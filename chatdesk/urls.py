@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from surveys.views import survey_page
+from surveys.views import survey_page, transcript_confirmation
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/", include("agents.api_urls")),
     path("reports/", include("metrics.page_urls")),
     path("survey/<str:token>/", survey_page, name="survey"),
+    path("transcript/<str:token>/", transcript_confirmation, name="transcript-confirmation"),
     path("", include("agents.urls")),
     path("", include("widget.urls")),
 ]

@@ -1,8 +1,8 @@
 from django.contrib import admin, messages
 
-from conversations import lifecycle
+from conversations import bans, lifecycle
 from conversations.lifecycle import Actor, LifecycleError
-from conversations.models import Conversation, ConversationEvent, Message, PageRule, Site, Tag, Topic, Visitor
+from conversations.models import Ban, Conversation, ConversationEvent, Message, PageRule, Site, Tag, Topic, Visitor
 
 
 class TopicInline(admin.TabularInline):
@@ -24,10 +24,42 @@ class TagInline(admin.TabularInline):
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
-    list_display = ["name", "key", "team_email", "require_tag_on_close", "queue_wait_limit_seconds"]
+    list_display = ["name", "key", "team_email", "require_tag_on_close", "queue_wait_limit_seconds", "queue_limit"]
     search_fields = ["name", "key"]
     filter_horizontal = ["required_skills"]
     inlines = [TopicInline, PageRuleInline, TagInline]
+
+
+@admin.register(Ban)
+class BanAdmin(admin.ModelAdmin):
+    """Bans are made from the console (a visitor, from their chat) or here (an address or range);
+    a ban is never edited, only lifted, so what was in force when stays on record."""
+
+    list_display = ["__str__", "site", "reason", "created_by", "created_at", "expires_at", "lifted_at"]
+    list_filter = ["site"]
+    search_fields = ["network", "reason", "visitor__public_id", "visitor__name"]
+    fields = ["site", "network", "reason", "expires_at"]
+    actions = ["lift"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.base_fields["network"].required = True  # a visitor is banned from their chat in the console
+        return form
+
+    def save_model(self, request, obj, form, change):
+        agent = getattr(request.user, "agent", None)
+        obj.pk = bans.ban_network(site_id=obj.site_id, network=obj.network, reason=obj.reason,
+                                  expires_at=obj.expires_at,
+                                  actor=Actor.of_agent(agent) if agent else Actor.system()).pk
+
+    @admin.action(description="Lift the selected bans")
+    def lift(self, request, queryset):
+        for ban in queryset:
+            bans.lift_ban(ban_id=ban.pk)
+        self.message_user(request, f"Lifted {queryset.count()} ban(s).", messages.SUCCESS)
 
 
 @admin.register(Visitor)

@@ -17,7 +17,9 @@ there every transaction is opened IMMEDIATE (chatdesk/env.py), which serialises 
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -178,41 +180,63 @@ def _route_after_commit(conversation: Conversation) -> None:
     transaction.on_commit(lambda: dispatch.route_waiting(site_id, trigger_id=conversation_id), robust=True)
 
 
+class QueueFull(LifecycleError):
+    code = "queue_full"
+
+
 def start_conversation(
     *, site: Site, visitor: Visitor, topic: Topic | None = None, name: str = "", email: str = "",
-    context: dict | None = None, priority: int = 0,
+    context: dict | None = None, priority: int = 0, text: str = "", client_id: str | None = None,
 ) -> tuple[Conversation, bool]:
-    """Queue a new chat for the visitor; returns the open one instead if there is one.
+    """Queue a new chat for the visitor, with `text` as its first message; returns the open one
+    instead if there is one (the text is added to it: a second tab's question is not lost).
 
-    The chat needs the skills of its topic, its site, the page rules its page matches and the
-    visitor's language (conversations/needs.py); matching page rules may raise its priority.
+    The widget always sends a first message, so no chat reaches an agent before its visitor has
+    said something (docs/protocol.md, `start`). The site's queue holds at most `site.queue_limit`
+    chats: QueueFull beyond that. The chat needs the skills of its topic, its site, the page rules
+    its page matches and the visitor's language (conversations/needs.py); matching page rules may
+    raise its priority.
     """
     with transaction.atomic():
         # The visitor row lock makes two tabs that start at once end up in one conversation.
         visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
         existing = visitor.conversations.filter(status__in=Conversation.OPEN_STATUSES).first()
-        if existing:
-            return existing, False
-        if topic is not None and topic.site_id != site.pk:
-            raise LifecycleError("topic belongs to another site", code="invalid_topic")
-        now = timezone.now()
-        context = context or {}
-        skill_ids, priority = chat_needs(site=site, topic=topic, page_url=context.get("page_url") or "",
-                                         language=context.get("language") or "", priority=priority)
-        if name or email:
-            visitor.name, visitor.email = name or visitor.name, email or visitor.email
-            visitor.save(update_fields=["name", "email"])
-        conversation = Conversation.objects.create(
-            site=site, visitor=visitor, topic=topic, department=topic.department if topic else None,
-            priority=priority, status=Status.QUEUED, context=context, queued_at=now,
-        )
-        conversation.required_skills.set(skill_ids)
-        _record(conversation, Kind.QUEUED, Actor.visitor(), now, topic=topic.label if topic else None,
-                priority=priority, skill_ids=sorted(skill_ids),
-                department_id=conversation.department_id)
-        _publish_state(conversation)
-        _route_after_commit(conversation)
-    return conversation, True
+        if existing is None:
+            return _queue_new_chat(site=site, visitor=visitor, topic=topic, name=name, email=email,
+                                   context=context or {}, priority=priority, text=text, client_id=client_id), True
+    # Outside the visitor's lock: post_message locks the conversation, and request_transcript takes
+    # the two the other way round.
+    if text:
+        post_message(conversation_id=existing.pk, actor=Actor.visitor(), text=text, client_id=client_id)
+    return existing, False
+
+
+def _queue_new_chat(*, site: Site, visitor: Visitor, topic: Topic | None, name: str, email: str, context: dict,
+                    priority: int, text: str, client_id: str | None) -> Conversation:
+    if topic is not None and topic.site_id != site.pk:
+        raise LifecycleError("topic belongs to another site", code="invalid_topic")
+    # The site row lock makes the queue count exact: two starts cannot both take the last place.
+    site = Site.objects.select_for_update().get(pk=site.pk)
+    if Conversation.objects.filter(site=site, status=Status.QUEUED).count() >= site.queue_limit:
+        raise QueueFull("the queue is full; leave a message")
+    now = timezone.now()
+    skill_ids, priority = chat_needs(site=site, topic=topic, page_url=context.get("page_url") or "",
+                                     language=context.get("language") or "", priority=priority)
+    if name or email:
+        visitor.name, visitor.email = name or visitor.name, email or visitor.email
+        visitor.save(update_fields=["name", "email"])
+    conversation = Conversation.objects.create(
+        site=site, visitor=visitor, topic=topic, department=topic.department if topic else None,
+        priority=priority, status=Status.QUEUED, context=context, queued_at=now,
+    )
+    conversation.required_skills.set(skill_ids)
+    _record(conversation, Kind.QUEUED, Actor.visitor(), now, topic=topic.label if topic else None,
+            priority=priority, skill_ids=sorted(skill_ids), department_id=conversation.department_id)
+    if text:
+        _append_message(conversation, actor=Actor.visitor(), text=text, now=now, client_id=client_id)
+    _publish_state(conversation)
+    _route_after_commit(conversation)
+    return conversation
 
 
 def post_message(
@@ -453,8 +477,8 @@ def leave_offline_message(
 ) -> tuple[Conversation, bool]:
     """Store a message left while nobody could chat, as a conversation the team sees later.
 
-    A resend with the same client id returns the first conversation. The team is emailed by a
-    reaction written in this transaction (conversations/reactions.py).
+    A resend with the same client id returns the first conversation. The team hears of it in the
+    site's next offline notice, a reaction written in this transaction (_schedule_offline_notice).
     """
     with transaction.atomic():
         visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
@@ -473,10 +497,19 @@ def leave_offline_message(
         Message.objects.create(conversation=conversation, seq=1, client_id=client_id,
                                author=Message.Author.VISITOR, text=text, created_at=now)
         _record(conversation, Kind.OFFLINE_MESSAGE, Actor.visitor(), now, chars=len(text))
-        reactions.schedule("conversations.email_offline_message", key=f"offline:{conversation.pk}",
-                           conversation_id=conversation.pk)
+        _schedule_offline_notice(site, now)
         publish_on_commit([site_staff_group(site.pk)], frames.state_frame(conversation))
     return conversation, True
+
+
+def _schedule_offline_notice(site: Site, now: datetime) -> None:
+    """The team hears of offline messages in one email per site and period: every message of a
+    period is listed in the email sent when it ends (conversations/reactions.py), so a flood of
+    messages is one email, not one each."""
+    every = settings.OFFLINE_NOTICE_EVERY_SECONDS
+    period_end = (int(now.timestamp()) // every + 1) * every
+    reactions.schedule("conversations.email_offline_messages", key=f"offline:{site.pk}:{period_end}",
+                       due_at=datetime.fromtimestamp(period_end, tz=dt_timezone.utc), site_id=site.pk)
 
 
 def record_page_view(*, conversation_id: int, url: str, title: str) -> bool:
@@ -685,9 +718,11 @@ def request_transcript(*, conversation_id: int, request_id: str, email: str = ""
     """The visitor asks for the chat's transcript by email; returns (request, created).
 
     A resend with the same request id returns the first request and sends nothing more. Without an
-    `email` the visitor's is used (a visitor without one gets `email_required`); one given is kept
-    as the visitor's email if they had none. The email goes out from a reaction written in this
-    transaction (surveys/reactions.py).
+    `email`, or with the one the visitor chatted with, the transcript is emailed (a visitor without
+    one gets `email_required`). Any other address first gets a confirmation email: the transcript
+    follows only once someone there confirms (confirm_transcript), so a stranger's address receives
+    at most that one fixed email. Both go out from reactions written in this transaction
+    (surveys/reactions.py); how many a visitor may ask for is limited at the socket (chatdesk/limits.py).
     """
     from surveys.mailing import visitor_language
     from surveys.models import TranscriptRequest
@@ -699,17 +734,35 @@ def request_transcript(*, conversation_id: int, request_id: str, email: str = ""
         earlier = TranscriptRequest.objects.filter(conversation=conversation, request_id=request_id).first()
         if earlier is not None:
             return earlier, False
-        visitor = Visitor.objects.select_for_update().get(pk=conversation.visitor_id)
-        email = (email or "").strip() or visitor.email
+        own = Visitor.objects.values_list("email", flat=True).get(pk=conversation.visitor_id)
+        email = (email or "").strip() or own
         if not email:
             raise LifecycleError("give an email address to send the transcript to", code="email_required")
-        if not visitor.email:
-            visitor.email = email
-            visitor.save(update_fields=["email"])
-        now = timezone.now()
+        needs_confirmation = email.lower() != own.lower()
         request = TranscriptRequest.objects.create(conversation=conversation, request_id=request_id, email=email,
-                                                   language=visitor_language(conversation))
-        _record(conversation, Kind.TRANSCRIPT_REQUESTED, Actor.visitor(), now, request_id=request_id)
-        reactions.schedule("surveys.email_transcript", key=f"transcript:{request.pk}",
-                           transcript_request_id=request.pk)
+                                                   language=visitor_language(conversation),
+                                                   needs_confirmation=needs_confirmation)
+        _record(conversation, Kind.TRANSCRIPT_REQUESTED, Actor.visitor(), timezone.now(), request_id=request_id,
+                needs_confirmation=needs_confirmation)
+        if needs_confirmation:
+            reactions.schedule("surveys.email_transcript_confirmation", key=f"transcript-confirm:{request.pk}",
+                               transcript_request_id=request.pk)
+        else:
+            reactions.schedule("surveys.email_transcript", key=f"transcript:{request.pk}",
+                               transcript_request_id=request.pk)
+    return request, True
+
+
+def confirm_transcript(*, transcript_request_id: int):
+    """Someone at the address followed the confirmation link: the transcript is emailed to it.
+    Returns (request, confirmed now); a second confirmation changes nothing."""
+    from surveys.models import TranscriptRequest
+
+    with transaction.atomic():
+        request = TranscriptRequest.objects.select_for_update().get(pk=transcript_request_id)
+        if not request.needs_confirmation or request.confirmed_at is not None:
+            return request, False
+        request.confirmed_at = timezone.now()
+        request.save(update_fields=["confirmed_at"])
+        reactions.schedule("surveys.email_transcript", key=f"transcript:{request.pk}", transcript_request_id=request.pk)
     return request, True

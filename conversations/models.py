@@ -1,10 +1,12 @@
 import uuid
 
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from agents.models import Agent, Department, Skill
 from conversations.hours import validate_business_hours
+from conversations.networks import validate_network
 
 
 class Site(models.Model):
@@ -34,6 +36,10 @@ class Site(models.Model):
     survey_delay_minutes = models.PositiveSmallIntegerField(
         default=10, validators=[MaxValueValidator(24 * 60)],
         help_text="An unanswered survey is emailed this long after the chat ends (at most a day).",
+    )
+    queue_limit = models.PositiveIntegerField(
+        default=200, validators=[MinValueValidator(1)],
+        help_text="The most chats this site's queue holds; the next visitor is asked to leave a message.",
     )
 
     def __str__(self) -> str:
@@ -87,9 +93,45 @@ class Visitor(models.Model):
     first_seen_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now_add=True)
     visit_count = models.PositiveIntegerField(default=1)
+    # The address of the visitor's latest widget socket: what a supervisor's network ban covers.
+    last_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # Pruning: visitors last seen before the retention period (conversations/retention.py).
+            models.Index(fields=["last_seen_at"], name="visitor_last_seen"),
+        ]
 
     def __str__(self) -> str:
         return self.name or str(self.public_id)
+
+
+class Ban(models.Model):
+    """A visitor, or a network (an IP address or range), kept from chatting on a site.
+
+    Written by conversations.bans.ban_visitor from the console, or in the admin; in force from
+    created_at until expires_at (never, if empty) unless lifted first.
+    """
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="bans")
+    visitor = models.ForeignKey(Visitor, null=True, blank=True, on_delete=models.CASCADE, related_name="bans")
+    network = models.CharField(
+        max_length=49, blank=True, validators=[validate_network],
+        help_text='An address or range in CIDR form, e.g. "203.0.113.7" or "203.0.113.0/24".',
+    )
+    reason = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: until lifted.")
+    lifted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(visitor__isnull=True, network=""), name="ban_names_someone"),
+        ]
+
+    def __str__(self) -> str:
+        return f"ban of {self.network or self.visitor}"
 
 
 class Conversation(models.Model):

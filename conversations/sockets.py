@@ -133,8 +133,11 @@ class FrameSocket(AsyncWebsocketConsumer):
         try:
             await getattr(self, f"on_{kind}")(frame)
         except self.refusals as error:
+            # A refusal may say more: when to try again (a limit), that trying again will help.
+            details = error.details() if hasattr(error, "details") else {}
             await self.send_error(error.code, str(error), field=getattr(error, "field", None), ref=ref,
-                                  conversation_id=frame.get("conversation_id"))
+                                  conversation_id=frame.get("conversation_id"), retry=getattr(error, "retry", False),
+                                  **details)
         except Exception:
             # A bug must cost one frame, not the socket: the client resends an unacknowledged message.
             log.exception("%s frame %s failed", type(self).__name__, kind)
@@ -183,9 +186,9 @@ class FrameSocket(AsyncWebsocketConsumer):
     async def on_ping(self, frame):
         await self.send_frame({"type": "pong"})
 
-    async def refuse(self, code: str, message: str, close_code: int) -> None:
+    async def refuse(self, code: str, message: str, close_code: int, **details) -> None:
         self.closing = True
-        await self.send_error(code, message)
+        await self.send_error(code, message, **details)
         await self.close(code=close_code)
 
     async def send_error(self, code: str, message: str, *, retry: bool = False, **details) -> None:

@@ -81,7 +81,10 @@ class WidgetLoad(models.Model):
     """
 
     site = models.ForeignKey("conversations.Site", on_delete=models.CASCADE, related_name="+")
-    visitor = models.ForeignKey("conversations.Visitor", on_delete=models.CASCADE, related_name="widget_loads")
+    # No database constraint: a visitor pruned for never chatting (conversations/retention.py) leaves
+    # their loads behind, so past engagement keeps counting them as the distinct visitors they were.
+    visitor = models.ForeignKey("conversations.Visitor", on_delete=models.DO_NOTHING, db_constraint=False,
+                                related_name="widget_loads")
     at = models.DateTimeField()
     new_visit = models.BooleanField(default=False)
 
@@ -102,7 +105,9 @@ class VisitorGoal(models.Model):
     """
 
     site = models.ForeignKey("conversations.Site", on_delete=models.CASCADE, related_name="+")
-    visitor = models.ForeignKey("conversations.Visitor", on_delete=models.CASCADE, related_name="goals")
+    # Kept, like widget loads, when a visitor who never chatted is pruned.
+    visitor = models.ForeignKey("conversations.Visitor", on_delete=models.DO_NOTHING, db_constraint=False,
+                                related_name="goals")
     client_id = models.CharField(max_length=64)
     name = models.CharField(max_length=64)
     value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)

@@ -22,10 +22,10 @@ from conversations.models import Conversation
 SURVEY_LINK_SALT = "surveys.link"
 
 
-def send(row, *, subject: str, body: str) -> None:
-    """Email a Survey or TranscriptRequest row to its address, then mark it sent."""
+def send(row, *, subject: str, body: str, sent_field: str = "emailed_at") -> None:
+    """Email a Survey or TranscriptRequest row to its address, then mark it sent (`sent_field`)."""
     send_mail(subject=subject, message=body, from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[row.email])
-    type(row).objects.filter(pk=row.pk).update(emailed_at=timezone.now())
+    type(row).objects.filter(pk=row.pk).update(**{sent_field: timezone.now()})
 
 
 def visitor_language(conversation: Conversation) -> str:
@@ -51,3 +51,22 @@ def conversation_public_id(token: str) -> str:
 
 def survey_url(conversation: Conversation) -> str:
     return settings.PUBLIC_URL.rstrip("/") + reverse("survey", args=[survey_token(conversation)])
+
+
+# --- The signed transcript confirmation link ---------------------------------------------------
+
+TRANSCRIPT_CONFIRMATION_SALT = "surveys.transcript-confirmation"
+TRANSCRIPT_CONFIRMATION_MAX_AGE = timedelta(days=1)
+
+
+def transcript_confirmation_url(request) -> str:
+    token = signing.dumps(request.pk, salt=TRANSCRIPT_CONFIRMATION_SALT)
+    return settings.PUBLIC_URL.rstrip("/") + reverse("transcript-confirmation", args=[token])
+
+
+def transcript_request_id(token: str) -> int:
+    """The TranscriptRequest's id; raises signing.SignatureExpired or signing.BadSignature."""
+    value = signing.loads(token, salt=TRANSCRIPT_CONFIRMATION_SALT, max_age=TRANSCRIPT_CONFIRMATION_MAX_AGE)
+    if not isinstance(value, int):
+        raise signing.BadSignature("not a transcript request")
+    return value

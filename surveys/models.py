@@ -30,6 +30,8 @@ class Survey(EmailRow):
     email = models.EmailField()
     language = models.CharField(max_length=10, help_text="The visitor's language: of the email and the page.")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Not sent: the address had its one survey of the day already (surveys/reactions.py).
+    skipped = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"survey of {self.conversation_id}"
@@ -63,6 +65,11 @@ class TranscriptRequest(EmailRow):
     email = models.EmailField()
     language = models.CharField(max_length=10)
     created_at = models.DateTimeField(auto_now_add=True)
+    # An address other than the one the visitor chatted with gets the transcript only once someone
+    # there follows the link in a confirmation email (surveys/views.py, transcript_confirmation).
+    needs_confirmation = models.BooleanField(default=False)
+    confirmation_emailed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -13,7 +13,7 @@ from conversations import lifecycle
 from conversations.models import Conversation
 from surveys import mailing
 from surveys.forms import SurveyForm
-from surveys.models import SurveyResponse
+from surveys.models import SurveyResponse, TranscriptRequest
 
 
 @require_http_methods(["GET", "POST"])
@@ -48,3 +48,20 @@ def _survey(request, conversation: Conversation):
         return render(request, "surveys/survey.html", {"state": "thanks", "site": site})
     return render(request, "surveys/survey.html", {"state": "form", "site": site, "form": form},
                   status=400 if form.is_bound else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def transcript_confirmation(request, token: str):
+    """The link in a transcript confirmation email: GET asks, POST sends (a mail scanner that
+    follows links sends nothing). The page speaks the language the visitor chatted in."""
+    try:
+        transcript = TranscriptRequest.objects.select_related("conversation__site").get(
+            pk=mailing.transcript_request_id(token), needs_confirmation=True)
+    except (signing.BadSignature, TranscriptRequest.DoesNotExist):
+        return render(request, "surveys/transcript_confirmation.html", {"state": "invalid"}, status=404)
+    context = {"site": transcript.conversation.site, "email": transcript.email}
+    with translation.override(transcript.language):
+        if request.method == "POST" or transcript.confirmed_at is not None:
+            lifecycle.confirm_transcript(transcript_request_id=transcript.pk)
+            return render(request, "surveys/transcript_confirmation.html", {"state": "sent", **context})
+        return render(request, "surveys/transcript_confirmation.html", {"state": "confirm", **context})

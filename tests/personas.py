@@ -10,6 +10,8 @@ from agents.models import Agent, AgentSkill, Skill
 from conversations.models import Site, Topic, Visitor
 
 ACME_ORIGIN = "https://shop.acme.test"
+# A widget's `start` frame carries the visitor's first message (docs/protocol.md).
+FIRST_MESSAGE = {"client_id": "first", "text": "Hello, I need help"}
 
 
 def make_site(key: str = "acme", **fields) -> Site:

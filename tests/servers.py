@@ -190,8 +190,20 @@ def server_env(*, database_url: str, redis_url: str, channel_prefix: str, mail_d
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(mail_dir),
         "PYTHONUNBUFFERED": "1",
+        **UNLIMITED_LOOPBACK,
+        # The team's offline notice leaves a second after the message, not at the end of five minutes.
+        "OFFLINE_NOTICE_EVERY_SECONDS": "1",
     })
     return env
+
+
+# Every test client writes from 127.0.0.1 to one site, and a live server's Redis outlives each test:
+# the per-address and per-site limits would count the whole session's visitors against each test.
+# Tests of the limits set their own (tests/widget/test_limits.py); per chat and visitor stay real.
+UNLIMITED_LOOPBACK = {f"LIMIT_{action}_PER_{subject}": "1000000/hour" for action, subject in [
+    ("NEW_VISITOR", "IP"), ("NEW_VISITOR", "SITE"), ("NEW_CHAT", "IP"), ("NEW_CHAT", "SITE"),
+    ("TRANSCRIPT_EMAIL", "IP"), ("TRANSCRIPT_EMAIL", "SITE"), ("OFFLINE_MESSAGE", "IP"), ("OFFLINE_MESSAGE", "SITE"),
+]}
 
 
 def live_database_url(postgres_url: str | None, folder: Path) -> str:

@@ -8,17 +8,20 @@ import logging
 
 from django.conf import settings
 
+from chatdesk import limits
 from conversations import frames, lifecycle
 from conversations.connections import widgets
 from conversations.delivery import Track, state_key
 from conversations.lifecycle import Actor
+from conversations.networks import peer_address
 from conversations.publish import staff_group, visitor_group
 from conversations.selectors import messages_after, read_to
-from conversations.sockets import FrameSocket
+from conversations.sockets import CLOSE_SERVICE_UNAVAILABLE, FrameSocket
+from conversations.bans import BANNED
 from conversations.threads import db
 from metrics import goals
 from surveys import selectors as survey_selectors
-from widget import protocol, services
+from widget import guards, protocol, services
 from widget.context import visitor_context
 from widget.origins import origin_allowed
 
@@ -27,10 +30,13 @@ log = logging.getLogger(__name__)
 CLOSE_BAD_TOKEN = 4001
 CLOSE_ORIGIN_NOT_ALLOWED = 4003
 CLOSE_UNKNOWN_SITE = 4004
+CLOSE_BANNED = 4009
+CLOSE_TOO_MANY_VISITORS = 4029
 
 
 class VisitorConsumer(FrameSocket):
     parse_frame = staticmethod(protocol.parse_frame)
+    refusals = FrameSocket.refusals + (limits.Limited, limits.LimitsUnavailable)
     site = None
     visitor = None
     conversation = None
@@ -48,6 +54,7 @@ class VisitorConsumer(FrameSocket):
             return await self.refuse("origin_not_allowed", f"origin {origin!r} may not open this widget",
                                       CLOSE_ORIGIN_NOT_ALLOWED)
         self.headers = headers
+        self.address = peer_address(self.scope)
         self.start_rate_limit(rate=settings.WIDGET_RATE_PER_SECOND, burst=settings.WIDGET_RATE_BURST,
                               flood_close_after=settings.WIDGET_FLOOD_CLOSE_AFTER)
 
@@ -65,11 +72,17 @@ class VisitorConsumer(FrameSocket):
             return await self.send_error("already_greeted", "hello is sent once per socket")
         try:
             greeting = await db(services.greet_visitor)(
-                site=self.site, token=frame.get("token"), new_visit=bool(frame.get("new_visit"))
+                site=self.site, token=frame.get("token"), new_visit=bool(frame.get("new_visit")), address=self.address,
             )
         except services.UnknownVisitorToken:
             return await self.refuse("bad_token", "the visitor token is invalid; start without one",
                                       CLOSE_BAD_TOKEN)
+        except guards.Banned as banned:
+            return await self.refuse(banned.code, str(banned), CLOSE_BANNED)
+        except limits.Limited as limited:
+            return await self.refuse(limited.code, str(limited), CLOSE_TOO_MANY_VISITORS, **limited.details())
+        except limits.LimitsUnavailable as unavailable:
+            return await self.refuse(unavailable.code, str(unavailable), CLOSE_SERVICE_UNAVAILABLE, retry=True)
         self.visitor, self.conversation, self.hello = greeting.visitor, greeting.conversation, frame
         self.greeted = True
         if self.conversation is not None:
@@ -109,6 +122,8 @@ class VisitorConsumer(FrameSocket):
         topic = await db(services.topic_for)(self.site, frame.get("topic"))
         if frame.get("topic") is not None and topic is None:
             return await self.send_error("invalid_topic", "no such topic on this site", field="topic")
+        if not await self.admitted(guards.new_chat, site=self.site, visitor=self.visitor, address=self.address):
+            return
         context = visitor_context(
             hello=self.hello, user_agent=self.headers.get(b"user-agent", b"").decode("latin-1"),
             accept_language=self.headers.get(b"accept-language", b"").decode("latin-1"),
@@ -116,14 +131,19 @@ class VisitorConsumer(FrameSocket):
         context.update(await db(services.visitor_history)(self.visitor))
         started, _ = await db(lifecycle.start_conversation)(
             site=self.site, visitor=self.visitor, topic=topic, name=frame["name"].strip(),
-            email=(frame.get("email") or "").strip(), context=context,
+            email=(frame.get("email") or "").strip(), context=context, text=frame["text"],
+            client_id=frame["client_id"],
         )
         # Routing may have assigned the chat already (it runs on commit): read it again. Sent
         # directly as well as through the channel layer, so the client knows its conversation
         # before the queue frame that follows.
         # Its queue position and estimate follow from the routing pass that ran on commit.
         self.conversation = await db(services.fetch_conversation)(started.pk)
+        self.tracks.setdefault(started.pk, Track(cursor=0, sent=0))
         await self.send_frame(self._state_frame(self.conversation))
+        seq = await db(services.message_seq)(started.pk, frame["client_id"])
+        await self.send_frame({"type": "ack", "client_id": frame["client_id"], "seq": seq,
+                               "conversation_id": str(started.public_id)})
 
     async def on_message(self, frame):
         conversation = await self._require_conversation(frame)
@@ -160,6 +180,9 @@ class VisitorConsumer(FrameSocket):
                                                                        actor=Actor.visitor())
 
     async def on_offline_message(self, frame):
+        if not await self.admitted(guards.offline_message, site=self.site, visitor=self.visitor,
+                                   client_id=frame["client_id"], address=self.address):
+            return
         context = visitor_context(
             hello=self.hello, user_agent=self.headers.get(b"user-agent", b"").decode("latin-1"),
             accept_language=self.headers.get(b"accept-language", b"").decode("latin-1"),
@@ -192,11 +215,14 @@ class VisitorConsumer(FrameSocket):
             return await self.send_error("no_conversation", "no such conversation of this visitor",
                                          field="conversation_id", ref=frame["client_id"],
                                          conversation_id=frame["conversation_id"])
+        await db(guards.transcript_email)(conversation=conversation, request_id=frame["client_id"],
+                                          address=self.address)
         request, _ = await db(lifecycle.request_transcript)(
             conversation_id=conversation.pk, request_id=frame["client_id"], email=(frame.get("email") or "").strip(),
         )
         await self.send_frame({"type": "transcript_requested", "client_id": frame["client_id"],
-                               "conversation_id": frame["conversation_id"], "email": request.email})
+                               "conversation_id": frame["conversation_id"], "email": request.email,
+                               "needs_confirmation": request.needs_confirmation})
 
     async def on_sync(self, frame):
         conversation = await db(survey_selectors.visitor_conversation)(self.visitor, frame["conversation_id"])
@@ -210,6 +236,8 @@ class VisitorConsumer(FrameSocket):
     async def conv_frame(self, event):
         frame = event["frame"]
         kind = frame["type"]
+        if kind == "banned":
+            return await self.refuse("banned", BANNED, CLOSE_BANNED)
         if kind == "state":
             return await self.send_frame(await self._follow(frame))
         if kind == "message":
@@ -272,6 +300,16 @@ class VisitorConsumer(FrameSocket):
         return frames.state_frame(conversation, for_visitor=True)
 
     # --- helpers -------------------------------------------------------------------------------
+
+    async def admitted(self, guard, **subjects) -> bool:
+        """Run a check of widget/guards.py: False once a ban has closed the socket. A spent limit
+        raises on, to be answered as the frame's error."""
+        try:
+            await db(guard)(**subjects)
+        except guards.Banned as banned:
+            await self.refuse(banned.code, str(banned), CLOSE_BANNED)
+            return False
+        return True
 
     async def _require_conversation(self, frame):
         if self.conversation is None:

@@ -30,7 +30,9 @@ CLIENT_FRAMES: dict[str, dict[str, Field]] = {
         "screen": Field(str, False, 20),
         "page": Field(dict, False),
     },
-    "start": {"name": Field(str, True, 100), "email": Field(str, False, 254), "topic": Field(int, False, minimum=1)},
+    # A chat starts with the visitor's first message: no chat reaches an agent before its visitor wrote.
+    "start": {"name": Field(str, True, 100), "email": Field(str, False, 254), "topic": Field(int, False, minimum=1),
+              "client_id": _CLIENT_ID, "text": Field(str, multiline=True)},
     "message": {"client_id": _CLIENT_ID, "text": Field(str, multiline=True)},
     "typing": {"is_typing": Field(bool), "preview": Field(str, False, 200, multiline=True)},
     "seen": {"seq": Field(int, minimum=0)},
@@ -65,7 +67,7 @@ def parse_frame(raw: str | None) -> dict:
 
 
 def _check_semantics(kind: str, frame: dict) -> None:
-    if kind in {"message", "offline_message"}:
+    if kind in {"message", "offline_message", "start"}:
         check_text(frame, max_chars=settings.WIDGET_MAX_MESSAGE_CHARS)
         check_client_id(frame)
     if kind == "rate":

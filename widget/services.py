@@ -7,9 +7,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from conversations.hours import is_open
-from conversations.models import Conversation, Site, Visitor
+from conversations.models import Conversation, Message, Site, Visitor
 from agents import dispatch
 from conversations.selectors import current_conversation, site_availability
+from widget import guards
 from widget.tokens import make_visitor_token, read_visitor_token
 
 
@@ -31,19 +32,26 @@ def load_site(site_key: str) -> Site | None:
     return Site.objects.filter(key=site_key).first()
 
 
-def greet_visitor(*, site: Site, token: str | None, new_visit: bool) -> Greeting:
-    """Resolve (or create) the visitor behind a hello frame and load what the widget shows first."""
+def greet_visitor(*, site: Site, token: str | None, new_visit: bool, address: str | None) -> Greeting:
+    """Resolve (or create) the visitor behind a hello frame and load what the widget shows first.
+
+    Raises guards.Banned for a banned visitor or address, limits.Limited past the new visitors an
+    address or site may make (widget/guards.py)."""
     if token:
         public_id = read_visitor_token(token, site_key=site.key)
         visitor = _visitor_by_public_id(site, public_id) if public_id else None
         if visitor is None:
             raise UnknownVisitorToken()
+        guards.not_banned(site=site, visitor_id=visitor.pk, address=address)
         updates = {"last_seen_at": timezone.now()}
         if new_visit:
             updates["visit_count"] = F("visit_count") + 1
+        if address and visitor.last_ip != address:
+            updates["last_ip"] = visitor.last_ip = address
         Visitor.objects.filter(pk=visitor.pk).update(**updates)
     else:
-        visitor = Visitor.objects.create(site=site)
+        guards.new_visitor(site=site, address=address)
+        visitor = Visitor.objects.create(site=site, last_ip=address)
         token = make_visitor_token(site_key=site.key, visitor_public_id=str(visitor.public_id))
     conversation = current_conversation(visitor.pk)
     return Greeting(
@@ -88,3 +96,8 @@ def fetch_conversation(conversation_id: int) -> Conversation:
 def fetch_conversation_by_public_id(public_id: str) -> Conversation | None:
     return Conversation.objects.select_related("assigned_agent").filter(public_id=public_id).first()
 
+
+
+def message_seq(conversation_id: int, client_id: str) -> int | None:
+    return Message.objects.filter(conversation_id=conversation_id, client_id=client_id).values_list(
+        "seq", flat=True).first()

@@ -77,6 +77,11 @@ UI_STRINGS = {
     "rate_thanks": _("Thank you for your feedback!"),
     "transcript": _("Email me the transcript"),
     "transcript_sent": _("We sent the transcript to {email}."),
+    "transcript_confirm": _("We sent a link to {email}: open it to receive the transcript."),
+    "question": _("How can we help?"),
+    "queue_full": _("All our agents are busy and the queue is full. Leave a message and we'll reply by email."),
+    "try_later": _("Too many requests from your connection. Please try again in {n} min."),
+    "banned": _("Chat is not available."),
 }
 # The two strings the loader needs before app.js is there (in this order).
 LOADER_STRINGS = ("open_chat", "cant_connect")

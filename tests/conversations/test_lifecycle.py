@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -12,7 +13,7 @@ from agents.models import Agent, Department
 from conversations import lifecycle
 from conversations.lifecycle import Actor, AgentAtCapacity, AgentUnavailable, DuplicateClientId, IllegalTransition
 from conversations.models import Conversation, ConversationEvent, Message
-from conversations.reactions import email_offline_message
+from conversations.reactions import email_offline_messages
 from reactions import dispatcher
 from reactions.models import Reaction
 from tests.personas import make_agent, make_site, make_topic, make_visitor
@@ -282,16 +283,23 @@ def test_an_offline_message_becomes_a_conversation_and_a_resend_does_not_duplica
     assert first.status == Conversation.Status.OFFLINE
     assert kinds(first) == [Kind.OFFLINE_MESSAGE]
     assert len(callbacks) == 1  # the staff notification, after commit
-    # The team's email is a reaction written with the message, once.
-    assert list(Reaction.objects.values_list("kind", "key", "payload")) == [
-        ("conversations.email_offline_message", f"offline:{first.pk}", {"conversation_id": first.pk})]
+    # The team's email is a reaction written with the message: the site's notice for this period.
+    [(kind, key, payload, due_at)] = Reaction.objects.values_list("kind", "key", "payload", "due_at")
+    assert (kind, payload) == ("conversations.email_offline_messages", {"site_id": acme.pk})
+    assert key == f"offline:{acme.pk}:{int(due_at.timestamp())}"
+    assert timezone.now() < due_at <= timezone.now() + timedelta(seconds=settings.OFFLINE_NOTICE_EVERY_SECONDS)
+
+
+def after_the_notice_period():
+    return timezone.now() + timedelta(seconds=settings.OFFLINE_NOTICE_EVERY_SECONDS + 1)
 
 
 def test_the_offline_email_goes_to_the_team_once_however_often_it_runs(acme, ann, mailoutbox):
     conversation, _ = lifecycle.leave_offline_message(site=acme, visitor=ann, name="Ann", email="ann@example.com",
                                                       text="Call me back please", client_id="o1")
-    assert dispatcher.run_due() == 1
-    email_offline_message(conversation_id=conversation.pk)  # a run again after a crash sends nothing more
+    assert dispatcher.run_due() == 0  # not before the period ends
+    assert dispatcher.run_due(now=after_the_notice_period()) == 1
+    email_offline_messages(site_id=acme.pk)  # a run again after a crash sends nothing more
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == ["team@acme.test"]
     assert "Call me back please" in mailoutbox[0].body
@@ -299,16 +307,29 @@ def test_the_offline_email_goes_to_the_team_once_however_often_it_runs(acme, ann
     assert conversation.team_notified_at is not None
 
 
+def test_a_flood_of_offline_messages_is_one_email_to_the_team(acme, mailoutbox):
+    for number in range(30):
+        visitor = make_visitor(acme, f"Flooder {number}")
+        lifecycle.leave_offline_message(site=acme, visitor=visitor, name=visitor.name, email=f"f{number}@example.com",
+                                        text=f"spam {number}", client_id="o1")
+    assert Reaction.objects.count() == 1
+    dispatcher.run_due(now=after_the_notice_period())
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].subject == "[Acme] 30 offline messages"
+    assert all(f"spam {number}\n" in mailoutbox[0].body for number in range(30))
+    assert not Conversation.objects.filter(team_notified_at__isnull=True).exists()
+
+
 def test_a_failed_send_leaves_the_team_unnotified_so_the_next_run_sends(acme, ann, mailoutbox, settings):
     conversation, _ = lifecycle.leave_offline_message(site=acme, visitor=ann, name="Ann", email="ann@example.com",
                                                       text="Call me", client_id="o1")
     settings.EMAIL_BACKEND = "tests.conversations.broken_mail.RefusingBackend"
-    dispatcher.run_due()
+    dispatcher.run_due(now=after_the_notice_period())
     conversation.refresh_from_db()
     assert conversation.team_notified_at is None and mailoutbox == []
     assert "the mail server refused" in Reaction.objects.get().last_error
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    dispatcher.run_due(now=timezone.now() + timedelta(seconds=settings.REACTION_LEASE_SECONDS))
+    dispatcher.run_due(now=after_the_notice_period() + timedelta(seconds=settings.REACTION_LEASE_SECONDS))
     conversation.refresh_from_db()
     assert conversation.team_notified_at is not None and len(mailoutbox) == 1

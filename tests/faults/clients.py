@@ -404,6 +404,8 @@ class Visitor:
     name: str
     token: str | None = None
     conversation_id: str | None = None
+    # The question of the pre-chat form, sent with `start`: stored as the chat's first message.
+    first_client_id: str = field(default_factory=lambda: f"start-{uuid.uuid4()}")
 
 
 class VisitorTab(SocketClient):
@@ -462,7 +464,8 @@ class VisitorTab(SocketClient):
         """start is answered with the conversation; a repeat returns the same one, so resending is safe."""
         if self.starts and self.conversation_id is None:
             self.start_sent_at = time.monotonic()
-            await self._send({"type": "start", "name": self.visitor.name, "topic": self.topic})
+            await self._send({"type": "start", "name": self.visitor.name, "topic": self.topic,
+                              "client_id": self.visitor.first_client_id, "text": f"{self.visitor.name} needs help"})
 
     def _follow(self, conversation_id: str) -> View:
         if self.conversation_id != conversation_id:

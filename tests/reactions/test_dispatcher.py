@@ -178,8 +178,9 @@ def test_due_reactions_run_oldest_first_and_a_batch_takes_at_most_the_limit():
 
 
 def test_every_kind_the_apps_schedule_has_a_handler_found_at_start():
-    kinds = ["conversations.email_offline_message", "surveys.email_survey", "surveys.email_transcript",
-             "agents.expire_offer", "agents.release_disconnected_agent"]
+    kinds = ["conversations.email_offline_messages", "conversations.email_offline_message", "surveys.email_survey",
+             "surveys.email_transcript", "surveys.email_transcript_confirmation", "agents.expire_offer",
+             "agents.release_disconnected_agent"]
     assert all(callable(handler_of(kind)) for kind in kinds)
 
 

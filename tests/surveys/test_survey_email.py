@@ -148,7 +148,7 @@ def test_a_transcript_has_the_public_messages_only_and_is_sent_once_per_request(
     assert chat.events.filter(kind=ConversationEvent.Kind.TRANSCRIPT_REQUESTED).count() == 1
 
 
-def test_a_transcript_needs_an_email_and_keeps_one_given(acme, alice):
+def test_a_transcript_needs_an_email(acme, alice):
     from tests.personas import make_visitor
 
     bea = make_visitor(acme, "Bea")
@@ -156,6 +156,57 @@ def test_a_transcript_needs_an_email_and_keeps_one_given(acme, alice):
     with pytest.raises(lifecycle.LifecycleError) as refused:
         lifecycle.request_transcript(conversation_id=chat.pk, request_id="r1")
     assert refused.value.code == "email_required"
-    lifecycle.request_transcript(conversation_id=chat.pk, request_id="r2", email="bea@example.com")
-    bea.refresh_from_db()
-    assert bea.email == "bea@example.com"
+
+
+def confirmation_link_in(message) -> str:
+    return re.search(r"http://\S+/transcript/\S+/", message.body).group(0)
+
+
+def test_a_transcript_to_another_address_waits_for_someone_there_to_confirm(acme, ann, alice):
+    chat, _ = lifecycle.start_conversation(site=acme, visitor=ann, name="Buy cheap pills", text="Buy cheap pills",
+                                           client_id="q")
+    request, _ = lifecycle.request_transcript(conversation_id=chat.pk, request_id="r1", email="stranger@example.org")
+    assert request.needs_confirmation
+    assert run_due_reactions() == 1
+
+    # The stranger gets one fixed email: no name, no text the visitor chose.
+    [asked] = mail.outbox
+    assert asked.to == ["stranger@example.org"] and "Acme" in asked.subject
+    assert "pills" not in asked.body.lower() and "pills" not in asked.subject.lower()
+    page = path_of(confirmation_link_in(asked))
+    client = Client(enforce_csrf_checks=False)
+    assert client.get(page).status_code == 200  # a mail scanner following the link sends nothing
+    assert run_due_reactions() == 0 and len(mail.outbox) == 1
+
+    assert b"on its way" in client.post(page).content
+    client.post(page)  # a second confirmation changes nothing
+    assert run_due_reactions() == 1
+    assert [m.to for m in mail.outbox] == [["stranger@example.org"]] * 2
+    assert "Buy cheap pills" in mail.outbox[1].body
+    ann.refresh_from_db()
+    assert ann.email == "ann@example.com"  # the other address never becomes the visitor's
+
+
+def test_a_forged_or_other_link_confirms_nothing(acme, ann):
+    chat, _ = lifecycle.start_conversation(site=acme, visitor=ann, name="Ann")
+    own, _ = lifecycle.request_transcript(conversation_id=chat.pk, request_id="r1")  # needs no confirmation
+    for token in ["forged", signing.dumps(own.pk, salt=mailing.TRANSCRIPT_CONFIRMATION_SALT),
+                  signing.dumps(own.pk, salt=mailing.SURVEY_LINK_SALT)]:
+        assert Client().post(f"/transcript/{token}/").status_code == 404
+    assert TranscriptRequest.objects.get().confirmed_at is None
+
+
+def test_an_address_gets_one_survey_a_day_whichever_chats_and_sites_name_it(acme, ann, alice):
+    from tests.personas import make_site, make_visitor
+    from tests.surveys.chats import finished_chat
+
+    other_site = make_site("globex", name="Globex")
+    victim = make_visitor(other_site, "Victim")
+    victim.email = "ANN@example.com"  # the same address, written otherwise
+    victim.save()
+    chats = [finished_chat(acme, ann, alice), finished_chat(other_site, victim, alice)]
+    for chat in chats:
+        email_survey(conversation_id=chat.pk)
+        email_survey(conversation_id=chat.pk)  # a run again does not count twice
+    assert [m.to for m in mail.outbox] == [["ann@example.com"]]
+    assert list(Survey.objects.order_by("id").values_list("skipped", flat=True)) == [False, True]

@@ -55,14 +55,28 @@ class Widget:
 
 
 @pytest.fixture
+def acme():
+    """The Acme shop site with its one pre-chat topic (Orders); test files may define their own."""
+    from tests.personas import make_site, make_topic
+
+    site = make_site()
+    make_topic(site)
+    return site
+
+
+@pytest.fixture
 def open_widget():
     opened = []
 
-    async def connect(site_key: str = "acme", origin: str | None = ACME_ORIGIN, user_agent=FIREFOX_ON_ANDROID):
+    async def connect(site_key: str = "acme", origin: str | None = ACME_ORIGIN, user_agent=FIREFOX_ON_ANDROID,
+                      address: str | None = None):
+        """address: the peer's IP as daphne reports it (none by default, as an in-process socket has)."""
         headers = [(b"host", b"chat.acme.test"), (b"user-agent", user_agent.encode())]
         if origin:
             headers.append((b"origin", origin.encode()))
         communicator = WebsocketCommunicator(application, f"/ws/widget/{site_key}/", headers=headers)
+        if address:
+            communicator.scope["client"] = (address, 50000)
         connected, _ = await communicator.connect()
         assert connected
         widget = Widget(communicator)

@@ -57,11 +57,16 @@ def open_widget(page):
     page.locator(".cd-panel").wait_for(state="visible")
 
 
-def start_chat(page, name: str = "Ona") -> None:
+QUESTION = "Hi, I have a question about an order"
+
+
+def start_chat(page, name: str = "Ona", question: str = QUESTION) -> None:
+    """The pre-chat form, sent; the chat starts with the question as its first message."""
     open_widget(page)
     page.locator("#cd-name").fill(name)
     page.locator("#cd-email").fill("ona@example.com")
     page.locator("#cd-topic").select_option(label="Orders and delivery")
+    page.locator("#cd-question").fill(question)
     page.locator(".cd-prechat button[type=submit]").click()
     page.locator("#cd-input").wait_for(state="visible")
 
@@ -105,8 +110,8 @@ def test_a_visitor_chats_and_finds_the_whole_history_after_a_reload(chatdesk_ser
     page.screenshot(path=str(tmp_path / "chat.png"))
 
     reload_and_reopen(page)
-    page.locator(".cd-visitor[data-status=delivered]").nth(1).wait_for()
-    assert bubble_texts(page) == ["Hello, where is my order SH-1042?", "It was due on Monday."]
+    page.locator(".cd-visitor[data-status=delivered]").nth(2).wait_for()
+    assert bubble_texts(page) == [QUESTION, "Hello, where is my order SH-1042?", "It was due on Monday."]
     assert page.errors == []
 
 
@@ -227,8 +232,8 @@ def test_messages_survive_a_dropped_connection_and_arrive_exactly_once(chatdesk_
     wait_delivered(page, "third: typed while offline")
 
     reload_and_reopen(page)
-    page.locator(".cd-visitor[data-status=delivered]").nth(2).wait_for()
-    assert bubble_texts(page) == ["first: lost on the way", "second: ack lost", "third: typed while offline"]
+    page.locator(".cd-visitor[data-status=delivered]").nth(3).wait_for()
+    assert bubble_texts(page) == [QUESTION, "first: lost on the way", "second: ack lost", "third: typed while offline"]
 
 
 def test_the_offline_form_is_shown_when_nobody_can_chat(chatdesk_server, alice_online, new_page):

@@ -10,18 +10,11 @@ from agents.models import Agent
 from conversations import lifecycle
 from conversations.lifecycle import Actor
 from conversations.models import Conversation, Message
-from tests.personas import make_agent, make_site, make_topic
+from tests.personas import FIRST_MESSAGE, make_agent, make_site
 from widget.tokens import make_visitor_token
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 db = database_sync_to_async
-
-
-@pytest.fixture
-def acme():
-    site = make_site()
-    make_topic(site)
-    return site
 
 
 @pytest.fixture
@@ -32,15 +25,19 @@ def alice():
 async def started(widget, name="Ann", **fields):
     """A greeted widget with a queued chat; returns the welcome frame."""
     welcome = await widget.hello(**fields)
-    await widget.send({"type": "start", "name": name, "topic": welcome["site"]["topics"][0]["id"]})
-    # The state comes twice (directly, and through the channel layer for the visitor's other tabs).
-    received = [(await widget.receive())["type"] for _ in range(3)]
-    assert sorted(received) == ["queue", "state", "state"]
+    await widget.send({"type": "start", "name": name, "topic": welcome["site"]["topics"][0]["id"],
+                       **FIRST_MESSAGE})
+    # The state comes twice (directly, and through the channel layer for the visitor's other tabs);
+    # the first message is acknowledged directly and delivered through the layer as seq 1.
+    received = [(await widget.receive())["type"] for _ in range(5)]
+    assert sorted(received) == ["ack", "message", "queue", "state", "state"]
     return welcome
 
 
 async def stored_texts():
-    return await db(lambda: list(Message.objects.order_by("conversation_id", "seq").values_list("text", flat=True)))()
+    """The texts stored after each chat's first message (the one `start` carries)."""
+    return await db(lambda: list(Message.objects.exclude(client_id=FIRST_MESSAGE["client_id"])
+                                 .order_by("conversation_id", "seq").values_list("text", flat=True)))()
 
 
 async def test_hello_without_a_token_creates_a_visitor_and_describes_the_site(acme, alice, open_widget):
@@ -65,7 +62,7 @@ async def test_start_queues_a_chat_with_the_visitor_context(acme, open_widget):
     widget = await open_widget()
     await widget.hello(page={"url": "https://shop.acme.test/cart", "title": "Cart", "referrer": "https://search.test"},
                        language="lt-LT", time_on_site=42)
-    await widget.send({"type": "start", "name": "Ann", "email": "ann@example.com"})
+    await widget.send({"type": "start", "name": "Ann", "email": "ann@example.com", **FIRST_MESSAGE})
     frames = await widget.collect("state", "queue")
     state, queue = frames["state"], frames["queue"]
     assert state["status"] == "queued"
@@ -86,8 +83,8 @@ async def test_a_message_is_acknowledged_with_its_seq_and_delivered(acme, open_w
     await widget.send({"type": "message", "client_id": "c1", "text": "Where is my order?"})
     frames = await widget.collect("ack", "message")
     ack, delivered = frames["ack"], frames["message"]
-    assert (ack["client_id"], ack["seq"]) == ("c1", 1)
-    assert (delivered["seq"], delivered["text"], delivered["author"]) == (1, "Where is my order?", "visitor")
+    assert (ack["client_id"], ack["seq"]) == ("c1", 2)  # 1 is the question the chat started with
+    assert (delivered["seq"], delivered["text"], delivered["author"]) == (2, "Where is my order?", "visitor")
 
 
 async def test_a_resent_message_is_acknowledged_again_and_stored_once(acme, open_widget):
@@ -96,7 +93,7 @@ async def test_a_resent_message_is_acknowledged_again_and_stored_once(acme, open
     for _ in range(2):
         await widget.send({"type": "message", "client_id": "c1", "text": "hello"})
         ack = await widget.receive_until("ack")
-        assert ack["seq"] == 1
+        assert ack["seq"] == 2
     assert await stored_texts() == ["hello"]
 
 
@@ -108,14 +105,15 @@ async def test_a_second_tab_resumes_the_chat_and_receives_live_messages(acme, op
     second = await open_widget()
     resumed = await second.hello(token=welcome["token"])
     assert resumed["conversation"]["status"] == "queued"
-    assert (await second.receive_until("message"))["text"] == "one"
+    replayed = [await second.receive_until("message") for _ in range(2)]
+    assert [m["text"] for m in replayed] == [FIRST_MESSAGE["text"], "one"]
     await first.send({"type": "message", "client_id": "c2", "text": "two"})
     # "one" may arrive a second time (replayed, and live if it was still in flight): clients drop
     # a seq they already have.
     live = await second.receive_until("message")
-    while live["seq"] == 1:
+    while live["seq"] <= 2:
         live = await second.receive_until("message")
-    assert (live["seq"], live["text"]) == (2, "two")
+    assert (live["seq"], live["text"]) == (3, "two")
 
 
 async def test_reconnecting_with_last_seq_replays_only_what_was_missed(acme, open_widget):
@@ -127,10 +125,10 @@ async def test_reconnecting_with_last_seq_replays_only_what_was_missed(acme, ope
     conversation_id = (await widget.receive_until("message"))["conversation_id"]
     await widget.disconnect()
     again = await open_widget()
-    await again.hello(token=welcome["token"], conversation_id=conversation_id, last_seq=1)
+    await again.hello(token=welcome["token"], conversation_id=conversation_id, last_seq=2)
     replay = [await again.receive() for _ in range(3)]
-    assert [(f["type"], f.get("seq")) for f in replay] == [("message", 2), ("message", 3), ("replayed", None)]
-    assert replay[-1]["last_seq"] == 3
+    assert [(f["type"], f.get("seq")) for f in replay] == [("message", 3), ("message", 4), ("replayed", None)]
+    assert replay[-1]["last_seq"] == 4
 
 
 async def test_agent_messages_and_names_reach_the_visitor_but_notes_do_not(acme, open_widget):
@@ -146,10 +144,10 @@ async def test_agent_messages_and_names_reach_the_visitor_but_notes_do_not(acme,
                                      text="secret note", visibility=Message.Visibility.INTERNAL)
     await db(lifecycle.post_message)(conversation_id=conversation.pk, actor=Actor.of_agent(alice), text="Hi Ann")
     reply = await widget.receive_until("message")
-    assert (reply["text"], reply["agent_name"], reply["seq"]) == ("Hi Ann", "Alice", 2)
-    await widget.send({"type": "seen", "seq": 2})
+    assert (reply["text"], reply["agent_name"], reply["seq"]) == ("Hi Ann", "Alice", 3)
+    await widget.send({"type": "seen", "seq": 3})
     seen = await widget.receive_until("seen")
-    assert (seen["by"], seen["seq"]) == ("visitor", 2)
+    assert (seen["by"], seen["seq"]) == ("visitor", 3)
 
 
 async def test_visitor_typing_goes_to_staff_not_to_the_visitors_other_tabs(acme, open_widget):
@@ -216,7 +214,7 @@ async def test_an_offline_message_is_stored_and_acknowledged(acme, open_widget):
     (json.dumps({"type": "message", "client_id": "c", "text": "x" * 4001}), "message_too_long", "text"),
     (json.dumps({"type": "seen", "seq": True}), "invalid_field", "seq"),
     (json.dumps({"type": "seen", "seq": -1}), "invalid_field", "seq"),
-    (json.dumps({"type": "start", "name": "Ann", "email": "not-an-email"}), "invalid_field", "email"),
+    (json.dumps({"type": "start", "name": "Ann", "email": "not-an-email", **FIRST_MESSAGE}), "invalid_field", "email"),
     (json.dumps({"type": "typing", "is_typing": "yes"}), "invalid_field", "is_typing"),
     (json.dumps({"type": "message", "client_id": "c", "text": "x" * 50000}), "frame_too_large", None),
     ("[" * 5000 + "]" * 5000, "bad_json", None),
@@ -225,7 +223,7 @@ async def test_an_offline_message_is_stored_and_acknowledged(acme, open_widget):
     ('{"type": "message", "client_id": "\\ud800", "text": "hi"}', "invalid_field", "client_id"),
     ('{"type": "message", "client_id": "c", "text": "broken \\udfff half"}', "invalid_field", "text"),
     (json.dumps({"type": "message", "client_id": "c", "text": "nul\u0000byte"}), "invalid_field", "text"),
-    (json.dumps({"type": "start", "name": "Ann\nBcc: x@example.com"}), "invalid_field", "name"),
+    (json.dumps({"type": "start", "name": "Ann\nBcc: x@example.com", **FIRST_MESSAGE}), "invalid_field", "name"),
     (json.dumps({"type": "page", "url": "https://acme.test/\u2028"}), "invalid_field", "url"),
 ])
 async def test_bad_frames_get_a_specific_error_and_the_next_valid_message_still_lands(acme, open_widget, raw, code,
@@ -273,7 +271,7 @@ async def test_a_message_without_a_chat_is_refused(acme, open_widget):
 async def test_an_unknown_topic_is_refused(acme, open_widget):
     widget = await open_widget()
     await widget.hello()
-    await widget.send({"type": "start", "name": "Ann", "topic": 999})
+    await widget.send({"type": "start", "name": "Ann", "topic": 999, **FIRST_MESSAGE})
     assert (await widget.receive_until("error"))["code"] == "invalid_topic"
     assert await db(Conversation.objects.count)() == 0
 
@@ -352,7 +350,7 @@ async def test_outside_business_hours_a_chat_cannot_start_but_a_message_can_be_l
     widget = await open_widget()
     welcome = await widget.hello()
     assert (welcome["site"]["open"], welcome["site"]["can_chat"]) == (False, False)
-    await widget.send({"type": "start", "name": "Ann"})
+    await widget.send({"type": "start", "name": "Ann", **FIRST_MESSAGE})
     assert (await widget.receive_until("error"))["code"] == "site_closed"
     await widget.send({"type": "offline_message", "client_id": "o1", "name": "Ann", "email": "ann@example.com",
                        "text": "Call me"})
@@ -372,15 +370,16 @@ async def test_a_last_seq_of_another_conversation_does_not_hide_this_ones_histor
     await widget.receive_until("ack")
     again = await open_widget()
     await again.hello(token=welcome["token"], conversation_id="an-older-conversation", last_seq=5)
-    frames = [await again.receive(), await again.receive()]
-    assert [(f["type"], f.get("seq"), f.get("last_seq")) for f in frames] == [("message", 1, None),
-                                                                              ("replayed", None, 1)]
+    frames = [await again.receive() for _ in range(3)]
+    assert [(f["type"], f.get("seq"), f.get("last_seq")) for f in frames] == [
+        ("message", 1, None), ("message", 2, None), ("replayed", None, 2)]
 
 
 async def test_a_chat_routed_at_once_is_never_shown_as_queued_after_it_was_assigned(acme, alice, open_widget):
     widget = await open_widget()
     welcome = await widget.hello()
-    await widget.send({"type": "start", "name": "Ann", "topic": welcome["site"]["topics"][0]["id"]})
+    await widget.send({"type": "start", "name": "Ann", "topic": welcome["site"]["topics"][0]["id"],
+                       **FIRST_MESSAGE})
     # One direct state, then one per published change (queued, assigned, accepted: a chat without
     # a department is accepted at once), each read when sent.
     states = [await widget.receive_until("state") for _ in range(4)]

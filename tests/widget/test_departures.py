@@ -17,7 +17,7 @@ from agents.models import Agent
 from conversations import lifecycle
 from conversations.connections import widgets
 from conversations.models import Conversation, ConversationEvent
-from tests.personas import make_agent, make_site, make_visitor
+from tests.personas import FIRST_MESSAGE, make_agent, make_site, make_visitor
 from widget import departures
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -133,7 +133,7 @@ async def test_the_widget_socket_counts_while_open_and_its_close_starts_the_grac
     first, second = await open_widget(), await open_widget()
     welcome = await first.hello()
     await second.hello(token=welcome["token"])  # the same visitor in a second tab
-    await first.send({"type": "start", "name": "Ann"})
+    await first.send({"type": "start", "name": "Ann", **FIRST_MESSAGE})
     state = (await first.collect("state"))["state"]
     assert state["status"] == "queued"
     chat = await database_sync_to_async(Conversation.objects.get)(public_id=state["conversation_id"])

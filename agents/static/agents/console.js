@@ -242,6 +242,14 @@ function handle(f) {
       chat.tags = f.tags;
       if (chat.id === S.current) renderContext();
       return;
+    case "banned":
+      if (S.pending && S.pending.kind === "ban" && S.pending.cid === f.conversation_id) {
+        S.pending.dialog.close();
+        S.pending = null;
+      }
+      if (chat) chat.notice = t("visitor_banned");
+      if (chat && chat.id === S.current) renderChat();
+      return;
     case "error": return onError(f);
     default: return undefined;
   }
@@ -665,6 +673,7 @@ function renderChat(switched) {
   $("transfer-btn").hidden = !canAct || !ACTIVE.has(st.status);
   $("close-btn").hidden = !canAct;
   $("reassign-btn").hidden = !(ME.supervisor && open);
+  $("ban-btn").hidden = !ME.supervisor;
   $("dismiss-btn").hidden = open && !chat.notice;
   const banner = $("chat-banner");
   banner.hidden = !chat.notice;
@@ -1151,6 +1160,22 @@ function submitReassign(e) {
   socket.send({type: "reassign", conversation_id: chat.id, agent});
 }
 
+function openBan() {
+  if (!S.chats.get(S.current)) return;
+  $("ban-error").hidden = true;
+  $("ban-dialog").showModal();
+}
+
+function submitBan(e) {
+  e.preventDefault();
+  const chat = S.chats.get(S.current);
+  if (!chat) return;
+  const hours = +$("ban-hours").value;
+  S.pending = {kind: "ban", cid: chat.id, dialog: $("ban-dialog"), errorEl: $("ban-error")};
+  socket.send({type: "ban", conversation_id: chat.id, scope: $("ban-scope").value,
+    reason: $("ban-reason").value.trim(), ...(hours ? {hours} : {})});
+}
+
 // --- supervisors' board ---------------------------------------------------------------------------------
 
 function showView(view) {
@@ -1276,6 +1301,8 @@ function wire() {
   $("transfer-form").addEventListener("submit", submitTransfer);
   $("close-form").addEventListener("submit", submitClose);
   $("reassign-form").addEventListener("submit", submitReassign);
+  $("ban-btn").addEventListener("click", openBan);
+  $("ban-form").addEventListener("submit", submitBan);
   for (const input of document.querySelectorAll("#transfer-form input[name=target]")) {
     input.addEventListener("change", () => setTarget(input.value));
   }

@@ -20,6 +20,8 @@
   var LANG = /^lt/.test(lang) ? "lt" : /^zh/.test(lang) ? "zh-hans" : "en";
   var WS_URL = base.replace(/^http/, "ws") + "ws/widget/" + encodeURIComponent(key) + "/";
   var OPEN = {queued: 1, assigned: 1, active: 1};
+  var START_REFUSALS = {invalid_topic: 1, invalid_field: 1, message_empty: 1, message_too_long: 1, rate_limited: 1,
+    queue_full: 1, site_closed: 1, too_many_chats: 1};
   var REASONS = {message_too_long: "too_long", message_empty: "empty", conversation_closed: "chat_closed",
     illegal_transition: "chat_closed", no_conversation: "chat_closed"};
   var S = null; // UI strings, from /widget/strings/<lang>.json
@@ -50,6 +52,7 @@
     ".cd-body{flex:1;min-height:0;display:flex;flex-direction:column;background:#f6f7fb}",
     ".cd-form{padding:20px 18px;overflow:auto;display:flex;flex-direction:column;gap:14px}",
     ".cd-intro{margin:0 0 2px;color:#3b4455}",
+    ".cd-notice{margin:0;padding:8px 10px;border-radius:8px;background:#fff4e5;color:#7a4100;font-size:13px}",
     ".cd-field{display:flex;flex-direction:column;gap:5px}",
     ".cd-field label{font-size:12.5px;font-weight:600;color:#3b4455}",
     ".cd-field input,.cd-field select,.cd-field textarea{width:100%;padding:10px 12px;border:1px solid #cfd5e1;",
@@ -195,6 +198,7 @@
 
   function build() {
     var style = h("style");
+    style.nonce = api._nonce || ""; // the page's nonce, when its CSP asks for one (loader.js)
     style.textContent = CSS;
     ui.title = h("h2", {"class": "cd-title", id: "cd-title"});
     ui.sub = h("p", {"class": "cd-sub"});
@@ -208,6 +212,8 @@
       field("cd-name", "name", h("input", {type: "text", maxlength: "100", autocomplete: "name", required: ""})),
       field("cd-email", "email_optional", h("input", {type: "email", maxlength: "254", autocomplete: "email"})),
       ui.topicField = field("cd-topic", "topic", h("select", {})),
+      field("cd-question", "question", h("textarea", {rows: "3", required: ""})),
+      ui.startNotice = h("p", {"class": "cd-notice", role: "alert", hidden: true}),
       ui.startBtn = h("button", {"class": "cd-primary", type: "submit"})
     ]);
     ui.offlineForm = h("form", {"class": "cd-form cd-offline", novalidate: "", hidden: true}, [
@@ -215,6 +221,7 @@
       field("cd-oname", "name", h("input", {type: "text", maxlength: "100", autocomplete: "name", required: ""})),
       field("cd-oemail", "email", h("input", {type: "email", maxlength: "254", autocomplete: "email", required: ""})),
       field("cd-otext", "message", h("textarea", {rows: "4", required: ""})),
+      ui.offlineNotice = h("p", {"class": "cd-notice", role: "alert", hidden: true}),
       ui.offlineBtn = h("button", {"class": "cd-primary", type: "submit"}),
       ui.keepWaiting = h("button", {"class": "cd-link", type: "button", hidden: true})
     ]);
@@ -314,7 +321,7 @@
     var connected = st.ready, site = st.site, conv = st.conv, slow = connected && st.degraded;
     ui.status.hidden = connected && !st.stopped && !slow;
     ui.status.className = "cd-status" + (!slow && (st.everConnected || st.attempt > 1) ? " cd-bad" : "");
-    ui.status.textContent = st.stopped ? t("not_available") : slow ? t("degraded") :
+    ui.status.textContent = st.banned ? t("banned") : st.stopped ? t("not_available") : slow ? t("degraded") :
       (st.attempt > 1 || st.everConnected) ? (S ? t("cant_connect") : api._s[1]) : (S ? t("connecting") : "…");
     if (!S) return;
     ui.title.textContent = site && site.name ? site.name : t("title");
@@ -325,13 +332,16 @@
     ui.sub.textContent = agent && convOpen() ? agent : conv && conv.status == "queued" ? t("waiting") :
       site && !site.can_chat ? t("subtitle_offline") : t("subtitle_online");
 
-    var view = conv ? "chat" : st.offlineDone ? "thanks" : !site ? "none" : site.can_chat ? "prechat" : "offline";
+    var view = conv ? "chat" : st.offlineDone ? "thanks" : !site || st.banned ? "none" :
+      site.can_chat && !st.queueFull ? "prechat" : "offline";
     // Waited past the site's limit: the offline form above the chat, which stays open below it.
     var offer = view == "chat" && conv.status == "queued" && st.offerFor == conv.conversation_id;
     ui.prechat.hidden = view != "prechat";
     ui.offlineForm.hidden = view != "offline" && !offer;
     ui.offlineForm.classList.toggle("cd-offer", offer);
-    ui.offlineIntro.textContent = t(offer ? "offline_offer_intro" : "offline_intro");
+    ui.offlineIntro.textContent = t(offer ? "offline_offer_intro" : st.queueFull ? "queue_full" : "offline_intro");
+    showNotice(ui.startNotice, st.startNotice);
+    showNotice(ui.offlineNotice, st.offlineNotice);
     ui.keepWaiting.hidden = !offer;
     ui.thanks.hidden = view != "thanks";
     ui.chat.hidden = view != "chat";
@@ -354,7 +364,12 @@
     ui.transcriptBtn.hidden = !!sent;
     ui.transcriptBtn.disabled = !connected || !!(st.transcript && !sent);
     ui.transcriptDone.hidden = !sent;
-    if (sent) ui.transcriptDone.textContent = t("transcript_sent", {email: st.transcript.email});
+    if (sent) ui.transcriptDone.textContent = t(st.transcript.confirm ? "transcript_confirm" : "transcript_sent",
+      {email: st.transcript.email});
+    else if (st.transcriptNotice) {
+      ui.transcriptDone.hidden = false;
+      ui.transcriptDone.textContent = st.transcriptNotice;
+    }
     ui.end.hidden = !convOpen();
     ui.end.disabled = !connected;
     ui.startBtn.disabled = !connected || st.starting;
@@ -377,7 +392,7 @@
     var target = !ui.prechat.hidden ? ui["cd-name"] : !ui.offlineForm.hidden ? ui["cd-oname"] :
       !ui.composer.hidden ? ui.input : !ui.ended.hidden ? ui.newChat : ui.min;
     if (target.value) {
-      var next = [ui["cd-email"], ui["cd-topic"], ui["cd-oemail"], ui["cd-otext"]].filter(function (f) {
+      var next = [ui["cd-email"], ui["cd-topic"], ui["cd-question"], ui["cd-oemail"], ui["cd-otext"]].filter(function (f) {
         return f.closest("form") == target.closest("form") && !f.value && !f.closest("[hidden]");
       })[0];
       if (next) target = next;
@@ -660,12 +675,26 @@
     return !first;
   }
 
+  function showNotice(el, text) {
+    el.hidden = !text;
+    el.textContent = text || "";
+  }
+
+  // A refusal that asks to wait: in how many minutes the visitor may try again.
+  function waitNotice(f) {
+    return t("try_later", {n: Math.max(1, Math.ceil((f.retry_after_ms || 60000) / 60000))});
+  }
+
   function submitPrechat(e) {
     e.preventDefault();
     var hasTopics = st.site && st.site.topics.length;
     ui["cd-topic"].required = !!hasTopics;
-    if (!validate(["cd-name", "cd-email"].concat(hasTopics ? ["cd-topic"] : []))) return;
-    var frame = {type: "start", name: ui["cd-name"].value.trim()};
+    if (!validate(["cd-name", "cd-email"].concat(hasTopics ? ["cd-topic"] : []).concat(["cd-question"]))) return;
+    var max = st.site ? st.site.max_message_chars : 4000;
+    st.startNotice = null;
+    // The chat starts with the question in it (docs/protocol.md, start).
+    var frame = {type: "start", name: ui["cd-name"].value.trim(), client_id: uuid(),
+      text: ui["cd-question"].value.slice(0, max)};
     if (ui["cd-email"].value.trim()) frame.email = ui["cd-email"].value.trim();
     if (hasTopics && ui["cd-topic"].value) frame.topic = +ui["cd-topic"].value;
     if (send(frame)) {
@@ -677,6 +706,7 @@
   function submitOffline(e) {
     e.preventDefault();
     if (!validate(["cd-oname", "cd-oemail", "cd-otext"])) return;
+    st.offlineNotice = null;
     st.offline = {client_id: uuid(), name: ui["cd-oname"].value.trim(), email: ui["cd-oemail"].value.trim(),
       text: ui["cd-otext"].value};
     local("offline", JSON.stringify(st.offline));
@@ -787,6 +817,8 @@
     clearTimeout(st.syncTimer);
     st.syncing = st.degraded = false;
     if (code == 4003 || code == 4004) st.stopped = true; // this page may not use the widget
+    else if (code == 4009) st.stopped = st.banned = true; // a supervisor banned this visitor or network
+    else if (code == 4029) retry(st.retryAfter || 60000); // too many new visitors from this network
     else if (code == 4001) { st.attempt = 0; retry(0); } // bad token: reconnect at once without it
     else { // 4013 (the server cannot serve now), 4008 and network errors: back off and try again
       if (code == 4008) st.attempt = Math.max(st.attempt, 5); // flooding: back off for a while
@@ -876,6 +908,7 @@
       return ui.transcriptEmail.focus();
     }
     ui.transcriptEmail.removeAttribute("aria-invalid");
+    st.transcriptNotice = null;
     st.transcript = {client_id: uuid(), conversation_id: st.conv.conversation_id, email: null, to: email};
     sendTranscript();
     render();
@@ -914,6 +947,7 @@
       local("token", f.token);
       st.site = f.site;
       st.visitor = f.visitor;
+      st.queueFull = false;
       var conv = f.conversation;
       if (conv && !OPEN[conv.status] && conv.conversation_id == local("dismissed")) conv = null;
       if (!conv || !st.conv || conv.conversation_id != st.conv.conversation_id) resetConversation(conv);
@@ -969,6 +1003,7 @@
     } else if (type == "transcript_requested") {
       if (st.transcript && f.client_id == st.transcript.client_id) {
         st.transcript.email = f.email;
+        st.transcript.confirm = f.needs_confirmation;
         render();
       }
     } else if (type == "offline_received") {
@@ -1011,6 +1046,7 @@
       st.conv = f;
     }
     st.pendingQueue = null;
+    if (started) ui["cd-question"].value = ""; // it is the chat's first message now
     st.starting = false;
     if (!st.syncing && gapAfterShown()) sync();
     st.agentSeen = Math.max(st.agentSeen, f.agent_seen_seq || 0);
@@ -1032,9 +1068,14 @@
       ui.rateError.hidden = false;
       return render();
     }
+    if (code == "too_many_visitors") st.retryAfter = f.retry_after_ms; // the close (4029) follows
     if (st.transcript && ref == st.transcript.client_id) {
       if (f.retry) return setTimeout(sendTranscript, f.retry_after_ms || 2000);
       st.transcript = null;
+      if (code == "email_limited") {
+        st.transcriptNotice = waitNotice(f);
+        return render();
+      }
       ui.transcriptEmail.hidden = false;
       ui.transcriptEmail.setAttribute("aria-invalid", "true");
       return render();
@@ -1050,6 +1091,10 @@
       if (f.retry) return setTimeout(sendOffline, f.retry_after_ms || 2000);
       st.offline = null;
       local("offline", null);
+      if (code == "offline_limited") {
+        st.offlineNotice = waitNotice(f);
+        return render();
+      }
       fieldError(f.field == "email" ? "cd-oemail" : f.field == "name" ? "cd-oname" : "cd-otext", true);
       return render();
     }
@@ -1062,10 +1107,13 @@
       if (f.retry) return setTimeout(function () { sendQueued(item); }, f.retry_after_ms || 2000);
       return failMessage(ref, REASONS[code] || "send_failed");
     }
-    if (st.starting && (code == "invalid_topic" || code == "invalid_field" || code == "rate_limited")) {
+    if (st.starting && START_REFUSALS[code]) {
       st.starting = false;
       if (code == "invalid_topic") fieldError("cd-topic", true);
       else if (f.field == "email" || f.field == "name") fieldError("cd-" + f.field, true);
+      else if (f.field == "text") fieldError("cd-question", true);
+      else if (code == "queue_full" || code == "site_closed") st.queueFull = true; // leave a message instead
+      else if (code == "too_many_chats" || code == "rate_limited") st.startNotice = waitNotice(f);
       render();
     }
   }

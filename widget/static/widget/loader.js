@@ -4,7 +4,10 @@
    everything runs in try/catch and the only global is window.chatdesk. */
 (function (w, d) {
   try {
-    var s = d.currentScript, key = s && s.getAttribute("data-site"), old = w.chatdesk;
+    var s = d.currentScript, key = s && s.getAttribute("data-site"), old = w.chatdesk,
+      // A page with a nonce-based Content-Security-Policy gives this tag its nonce: the panel's
+      // <style> and script elements carry it, so the page need not allow inline styles.
+      nonce = (s && (s.nonce || s.getAttribute("nonce"))) || "";
     if (!key || (old && old._root)) return;
     var P = "chatdesk:" + key + ":", q = (old && old.q) || [], loading = 0, fails = 0,
       L = (navigator.language || "").toLowerCase(), S = __STRINGS__,
@@ -24,13 +27,16 @@
     api.q = q;
     api._key = key;
     api._base = new URL(".", s.src).href;
+    api._nonce = nonce;
 
     var host = d.createElement("div"), root, btn, tip;
     host.style.cssText = "all:initial!important;position:fixed!important;z-index:2147483000!important;" +
       "right:0!important;bottom:0!important;width:0!important;height:0!important;display:block!important";
     host.setAttribute("data-chatdesk", "");
     root = host.attachShadow({mode: "open"});
-    root.innerHTML = "<style>" +
+    var css = d.createElement("style");
+    css.nonce = nonce;
+    css.textContent = "" +
       ".cd-launch{position:fixed;right:20px;bottom:20px;width:60px;height:60px;border:0;border-radius:50%;" +
       "background:#1f5eff;color:#fff;cursor:pointer;box-shadow:0 6px 20px rgba(15,35,95,.3);display:grid;" +
       "place-items:center;padding:0;margin:0;transition:transform .15s}" +
@@ -40,13 +46,14 @@
       "background:#e5484d;color:#fff;font:700 12px/20px system-ui,sans-serif;text-align:center;padding:0 5px;box-sizing:border-box}" +
       ".cd-tip{position:fixed;right:20px;bottom:92px;max-width:260px;background:#fff;color:#1c2433;" +
       "font:14px/1.4 system-ui,sans-serif;padding:10px 14px;border-radius:12px;box-shadow:0 6px 24px rgba(0,0,0,.18)}" +
-      "[hidden]{display:none!important}</style>" +
-      "<div class=cd-tip role=status hidden></div>" +
+      "[hidden]{display:none!important}";
+    root.innerHTML = "<div class=cd-tip role=status hidden></div>" +
       "<button class=cd-launch type=button aria-haspopup=dialog aria-expanded=false>" +
       "<svg viewBox='0 0 24 24' aria-hidden=true><path d='M12 3C6.5 3 2 6.9 2 11.7c0 2.5 1.2 4.7 3.2 6.3L4.5 22l4.3-2.3c1 .3 2.1.4 3.2.4 " +
       "5.5 0 10-3.9 10-8.7S17.5 3 12 3z'/></svg><span class=cd-badge hidden></span></button>";
     btn = root.lastChild;
-    tip = root.children[1];
+    tip = root.firstChild;
+    root.insertBefore(css, tip);
     btn.setAttribute("aria-label", T[0]);
     btn.onclick = function () { api("toggle"); };
     api._root = root;
@@ -58,6 +65,7 @@
       loading = 1;
       var el = d.createElement("script");
       el.src = new URL("__APP__", s.src).href;
+      el.nonce = nonce;
       el.async = true;
       el.onerror = function () {
         el.remove();
