@@ -341,19 +341,22 @@ def shell(server, code: str) -> str:
     return output[-1] if output else ""
 
 
-def set_agent_status(server, username: str, status: str) -> None:
-    """Through agents.presence, as the console would (routing runs when an agent comes online)."""
+def set_agent_status(server, usernames: str | tuple[str, ...], status: str) -> None:
+    """Through agents.presence, as the console would (routing runs when an agent comes online). Give
+    several agents at once where a test can: each shell is a new process, a few seconds."""
+    names = [usernames] if isinstance(usernames, str) else list(usernames)
     shell(server, "from agents.models import Agent; from agents.presence import set_agent_status; "
-                  f"set_agent_status(Agent.objects.get(user__username={username!r}), {status!r})")
+                  f"[set_agent_status(Agent.objects.get(user__username=name), {status!r}) for name in {names!r}]")
 
 
 def clear_floor(server) -> None:
     """Every demo agent offline and every chat left open by earlier tests closed: the next chat goes
-    to whoever a test puts online, with all their slots free."""
-    for username in ("alice", "bob", "carol", "sam"):
-        set_agent_status(server, username, "offline")
+    to whoever a test puts online, with all their slots free. One shell: each is a new process."""
     shell(server, (
+        "from agents.models import Agent; from agents.presence import set_agent_status; "
         "from conversations.models import Conversation; from conversations import lifecycle; "
+        "[set_agent_status(Agent.objects.get(user__username=name), 'offline') "
+        "for name in ('alice', 'bob', 'carol', 'sam')]; "
         "[lifecycle.close_conversation(conversation_id=c.pk, actor=lifecycle.Actor.system()) "
         "for c in Conversation.objects.filter(status__in=Conversation.OPEN_STATUSES)]"
     ))

@@ -49,8 +49,7 @@ def demo_floor(chatdesk_server):
     """Nobody online and no chat left open by earlier tests, so the new chat goes to Alice."""
     clear_floor(chatdesk_server)
     yield
-    for username in ("alice", "bob"):
-        set_agent_status(chatdesk_server, username, "offline")
+    set_agent_status(chatdesk_server, ("alice", "bob"), "offline")
 
 
 def new_page(browser, dialogs, *, locale="en-GB", init_scripts=(RECORD_NOTIFICATIONS,), notify_origin=None):
