@@ -128,9 +128,17 @@ class AgentConsumer(FrameSocket):
         await self.send_frame(console.agent_frame(self.agent))
 
     async def on_take(self, frame):
+        # Any chat may be asked for, so the socket watches it (before the take: its state is not
+        # missed) only while the take can succeed; a refused take leaves another agent's chat unheard.
         conversation = await self._authorize(frame["conversation_id"], "take")
+        watched_before = frame["conversation_id"] in self.watching
         await self._watch(frame["conversation_id"], conversation.pk)
-        await db(console.take)(self.agent, conversation)
+        try:
+            await db(console.take)(self.agent, conversation)
+        except Exception:
+            if not watched_before:
+                await self._unwatch(frame["conversation_id"])
+            raise
         await self._send_state(conversation.pk)
 
     async def on_accept(self, frame):

@@ -6,13 +6,28 @@ from agents.models import Agent, AgentSkill, Department, Skill
 from conversations.models import Conversation
 
 
-class SkillSerializer(serializers.ModelSerializer):
+class StringsOnly:
+    """Text fields take JSON strings only: DRF's CharField would store the number 0 as "0", and the schema
+    documents a string. Form input is all strings, so this refuses nothing there."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            not_strings = {name: [serializers.CharField.default_error_messages["invalid"]]
+                           for name, field in self.fields.items()
+                           if isinstance(field, serializers.CharField) and not field.read_only
+                           and data.get(name) is not None and not isinstance(data[name], str)}
+            if not_strings:
+                raise serializers.ValidationError(not_strings)
+        return super().to_internal_value(data)
+
+
+class SkillSerializer(StringsOnly, serializers.ModelSerializer):
     class Meta:
         model = Skill
         fields = ["id", "slug", "name"]
 
 
-class DepartmentSerializer(serializers.ModelSerializer):
+class DepartmentSerializer(StringsOnly, serializers.ModelSerializer):
     class Meta:
         model = Department
         fields = [
@@ -53,7 +68,7 @@ class SkillLevelInput(serializers.Serializer):
     proficiency = serializers.IntegerField(min_value=1, max_value=5)
 
 
-class AgentUpdateInput(serializers.Serializer):
+class AgentUpdateInput(StringsOnly, serializers.Serializer):
     """A partial update of an agent: only the fields given change."""
 
     display_name = serializers.CharField(max_length=100, required=False)
@@ -81,7 +96,7 @@ class AssignInput(serializers.Serializer):
     agent = serializers.PrimaryKeyRelatedField(queryset=Agent.objects.all())
 
 
-class TransferInput(serializers.Serializer):
+class TransferInput(StringsOnly, serializers.Serializer):
     """Exactly one of agent, department or skill, with an optional note."""
 
     agent = serializers.PrimaryKeyRelatedField(queryset=Agent.objects.all(), required=False)

@@ -2,7 +2,8 @@
 
 A refused lifecycle change maps by what went wrong: the chat or the agent is not in a state that
 allows it (illegal_transition, agent_unavailable, agent_at_capacity) is 409; a bad value is 400.
-Validation errors are 400 with code invalid_field and the messages per field under "fields".
+Validation errors are 400 with code invalid_field and the messages per field under "fields"; so is a
+`?format=` the endpoint does not render (DRF's own answer is a 404).
 An error is always JSON, whatever the request asked for (`?format=csv`, a browser's Accept).
 """
 
@@ -44,7 +45,11 @@ def error_response(exc, context) -> Response | None:
         return Response({"code": exc.code, "detail": str(exc)}, status=code)
     if isinstance(exc, PresenceError):
         return Response({"code": exc.code, "detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, Http404):
+    if isinstance(exc, Http404) and getattr(context["request"], "accepted_renderer", None) is None:
+        # Content negotiation, the first thing a view does, refuses a `?format=` it has no renderer
+        # for with a bare Http404; it is a bad query parameter, not a missing object.
+        exc = exceptions.ValidationError({"format": [unknown_format(context["view"])]})
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
@@ -56,6 +61,11 @@ def error_response(exc, context) -> Response | None:
     elif isinstance(exc, exceptions.APIException):
         response.data = {"code": exc.default_code, "detail": str(exc.detail)}
     return response
+
+
+def unknown_format(view) -> str:
+    formats = dict.fromkeys(renderer.format for renderer in view.get_renderers())
+    return f"not a format of this endpoint: one of {', '.join(formats)}"
 
 
 def _first_message(detail) -> str:

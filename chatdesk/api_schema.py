@@ -5,6 +5,9 @@ errors are documented here, once, for every operation, by what the operation can
 a body can be invalid (400), every operation needs a session and a role (403), an id in the path
 can name nothing (404), a routing action can find the chat or the agent in the wrong state (409),
 and a body can be too large (413) or not JSON at all (415).
+
+It also marks every optional query parameter as one that may be sent empty: DRF reads `?tz=` as a
+parameter not given (the default applies), not as a bad value.
 """
 
 ERROR_COMPONENT = "Error"
@@ -36,12 +39,16 @@ ROUTING_ACTIONS = "/api/conversations/"
 
 
 def document_errors(result, generator, request, public):
-    """drf-spectacular postprocessing hook: add the Error component and each operation's error responses."""
+    """drf-spectacular postprocessing hook: add the Error component and each operation's error responses;
+    allow an empty value for each optional query parameter."""
     result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = ERROR_SCHEMA
     for path, operations in result["paths"].items():
         for operation in operations.values():
             for status, description in error_statuses(path, operation).items():
                 operation["responses"].setdefault(status, error_response(description))
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query" and not parameter.get("required"):
+                    parameter["allowEmptyValue"] = True
     return result
 
 

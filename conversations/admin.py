@@ -46,7 +46,8 @@ class BanAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
-        form.base_fields["network"].required = True  # a visitor is banned from their chat in the console
+        if "network" in form.base_fields:  # absent from the read-only view of a ban
+            form.base_fields["network"].required = True  # a visitor is banned from their chat in the console
         return form
 
     def save_model(self, request, obj, form, change):

@@ -25,6 +25,11 @@ class MetricsView(APIView):
     permission_classes = [ManagersOrAgents]
     renderer_classes = [JSONRenderer, CSVRenderer]
 
+    def options(self, request, *args, **kwargs):
+        # The description of the endpoint has no rows for the CSV renderer: JSON, also under `?format=csv`.
+        request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        return super().options(request, *args, **kwargs)
+
     def filters(self, request) -> dict:
         return scoped_filters(request, MetricsQueryInput)
 

@@ -192,6 +192,8 @@ def test_every_error_the_api_returns_is_documented_for_its_status(schema, root, 
     agent.force_authenticate(get_user_model().objects.get(pk=away.user_id))
     calls = [
         (root, "get", "/api/metrics/summary/", "/api/metrics/summary/?from=2026-13-01", None, 400),
+        (root, "get", "/api/metrics/summary/", "/api/metrics/summary/?format=xml", None, 400),
+        (root, "get", "/api/schema/", "/api/schema/?format=xml", None, 400),
         (APIClient(), "get", "/api/metrics/agents/", "/api/metrics/agents/", None, 403),
         (agent, "get", "/api/metrics/agents/", f"/api/metrics/agents/?agent={golden_day['bob']}", None, 403),
         (agent, "post", "/api/departments/", "/api/departments/", {"name": "Sales"}, 403),

@@ -265,6 +265,7 @@ def test_a_missing_conversation_is_404(sue_client, bob):
     ({"status": "asleep"}, "status"),
     ({"departments": [9999]}, "departments"),
     ({"cap": 3}, "cap"),
+    ({"display_name": 5}, "display_name"),
     # A valid status with a bad cap: the whole change is refused, the status too.
     ({"status": "away", "max_concurrent_chats": -1}, "max_concurrent_chats"),
 ])
@@ -297,6 +298,14 @@ def test_a_skill_level_outside_1_to_5_is_refused_for_each_skill_given(sue_client
         {"skill": billing.pk, "proficiency": 3}, {"skill": alice.skills.get().pk, "proficiency": 9}]})
     assert response.status_code == 400
     assert list(AgentSkill.objects.filter(agent=alice).values_list("skill__slug", "proficiency")) == [("orders", 5)]
+
+
+@pytest.mark.parametrize("url, body", [("/api/skills/", {"slug": "refunds", "name": 0}),
+                                       ("/api/departments/", {"name": 0})])
+def test_a_number_for_a_text_field_is_refused_not_stored_as_its_text(sue_client, url, body):
+    response = post(sue_client, url, body)
+    assert (response.status_code, response.json()["fields"]) == (400, {"name": ["Not a valid string."]})
+    assert not Skill.objects.filter(name="0").exists() and not Department.objects.filter(name="0").exists()
 
 
 def test_a_department_with_a_zero_offer_timeout_or_itself_as_fallback_is_refused(sue_client, support):

@@ -146,6 +146,7 @@ def test_csv_export_has_a_header_and_one_line_per_row(admin, golden_day):
     ({"department": "0"}, "department"),
     ({"tag": "999999"}, "tag"),
     ({"site": "-1"}, "site"),
+    ({"format": "xml"}, "format"),  # DRF's own answer was a 404
 ])
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_bad_input_is_a_400_naming_the_field(admin, endpoint, params, field):
@@ -161,12 +162,26 @@ def test_bad_input_in_a_csv_request_is_a_400_too_with_the_json_error_body(admin)
     assert response["Content-Type"] == "application/json" and response.json()["code"] == "invalid_field"
 
 
+def test_options_describe_the_endpoint_in_json_even_when_csv_was_asked_for(admin):
+    response = client_for(admin).options("/api/metrics/summary/?format=csv")  # was a 500: no rows to write
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    assert response.json()["renders"] == ["application/json", "text/csv"]
+
+
 def test_the_schema_documents_every_endpoint_and_filter(admin):
     schema = client_for(admin).get("/api/schema/", {"format": "json"}).json()
     for endpoint in ENDPOINTS:
         operation = schema["paths"][f"/api/metrics/{endpoint}/"]["get"]
         names = {p["name"] for p in operation["parameters"]}
         assert {"from", "to", "tz", "granularity", "agent", "department", "tag", "site"} <= names
+        assert all(p["allowEmptyValue"] for p in operation["parameters"])
+
+
+def test_an_empty_filter_is_the_same_as_none(admin, golden_day):
+    empty = {name: "" for name in ("from", "to", "tz", "granularity", "agent", "department", "tag", "site", "format")}
+    response = client_for(admin).get("/api/metrics/summary/", empty)
+    assert response.status_code == 200
+    assert response.json() == client_for(admin).get("/api/metrics/summary/").json()
 
 
 def test_defaults_are_the_last_seven_days(admin):
