@@ -129,9 +129,15 @@ async def test_sync_sends_what_follows_the_clients_last_seq_then_replayed(chat, 
     await lost_in_transit(agent_says, chat, alice, "Note", "n1", Message.Visibility.INTERNAL)
     await lost_in_transit(agent_says, chat, alice, "Two", "a2")
     await widget.send({"type": "sync", "conversation_id": str(chat.public_id), "last_seq": 1})
-    received = await messages(widget, 2)
-    assert [(frame["text"], frame["prev_seq"]) for frame in received] == [("One", 1), ("Two", 2)]
-    assert (await widget.receive_until("replayed"))["last_seq"] == 4
+    received, frame = [], await widget.receive()
+    while frame["type"] != "replayed":
+        if frame["type"] == "message":
+            received.append((frame["text"], frame["prev_seq"]))
+        frame = await widget.receive()
+    # A delivery check of the socket's own may send a message too, before the sync's copy (on a busy
+    # machine its first run can fall in here): a client drops a seq it has, so only order matters.
+    assert list(dict.fromkeys(received)) == [("One", 1), ("Two", 2)]
+    assert frame["last_seq"] == 4
 
 
 async def test_sync_of_a_conversation_of_someone_else_is_refused_with_its_id(chat, open_widget):
