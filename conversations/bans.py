@@ -52,14 +52,13 @@ def ban_visitor(*, conversation_id: int, actor: Actor, scope: str = "visitor", r
     now = timezone.now()
     expires_at = now + timedelta(hours=hours) if hours else None
     with transaction.atomic():
-        conversation = Conversation.objects.select_related("visitor").get(pk=conversation_id)
+        conversation = Conversation.objects.get(pk=conversation_id)
         visitor = Visitor.objects.select_for_update().get(pk=conversation.visitor_id)
         common = {"site_id": conversation.site_id, "reason": reason, "created_by": actor.agent,
                   "created_at": now, "expires_at": expires_at}
         bans = [Ban.objects.create(visitor=visitor, **common)]
         if SCOPES[scope] and visitor.last_ip:
-            version = 6 if ":" in visitor.last_ip else 4
-            bans.append(Ban.objects.create(network=network_of(visitor.last_ip, SCOPES[scope][version]), **common))
+            bans.append(Ban.objects.create(network=network_of(visitor.last_ip, SCOPES[scope]), **common))
         for open_chat in visitor.conversations.filter(status__in=Conversation.OPEN_STATUSES):
             lifecycle.close_conversation(conversation_id=open_chat.pk, actor=actor,
                                          details={"banned": True, "ban_ids": [ban.pk for ban in bans]})

@@ -28,11 +28,11 @@ def validate_network(value: str) -> None:
         raise ValidationError(f"not an IP address or range: {error}") from None
 
 
-def network_of(address: str, prefix: int | None) -> str:
-    """The range of `prefix` bits around an address ("203.0.113.7", 24 → "203.0.113.0/24")."""
+def network_of(address: str, prefixes: dict[int, int]) -> str:
+    """The range around an address, of the prefix length for its IP version
+    ("203.0.113.7", {4: 24, 6: 64} → "203.0.113.0/24")."""
     ip = ipaddress.ip_address(address)
-    bits = ip.max_prefixlen if prefix is None else prefix
-    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
+    return str(ipaddress.ip_network(f"{ip}/{prefixes[ip.version]}", strict=False))
 
 
 def contains(network: str, address: str | None) -> bool:

@@ -26,5 +26,4 @@ def prune_visitors(*, now=None, batch: int = BATCH) -> int:
         if not ids:
             return deleted
         # Filtered again on delete: a visitor who started a chat since the read is kept.
-        deleted += Visitor.objects.filter(pk__in=ids, last_seen_at__lt=cutoff, conversations__isnull=True).delete()[
-            1].get("conversations.Visitor", 0)
+        deleted += stale.filter(pk__in=ids).delete()[1].get("conversations.Visitor", 0)

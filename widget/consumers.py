@@ -10,6 +10,7 @@ from django.conf import settings
 
 from chatdesk import limits
 from conversations import frames, lifecycle
+from conversations.bans import BANNED
 from conversations.connections import widgets
 from conversations.delivery import Track, state_key
 from conversations.lifecycle import Actor
@@ -17,7 +18,6 @@ from conversations.networks import peer_address
 from conversations.publish import staff_group, visitor_group
 from conversations.selectors import messages_after, read_to
 from conversations.sockets import CLOSE_SERVICE_UNAVAILABLE, FrameSocket
-from conversations.bans import BANNED
 from conversations.threads import db
 from metrics import goals
 from surveys import selectors as survey_selectors

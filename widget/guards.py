@@ -50,4 +50,3 @@ def offline_message(*, site: Site, visitor: Visitor, client_id: str, address: st
                               client_id=client_id).exists():
         return
     limits.take("offline_message", code="offline_limited", visitor=visitor.pk, ip=address, site=site.pk)
-
