@@ -90,7 +90,8 @@ class ConversationRoutingViewSet(viewsets.GenericViewSet):
         conversation = get_object_or_404(Conversation, pk=pk)
         data = AssignInput(data=request.data)
         data.is_valid(raise_exception=True)
-        offers.assign(conversation_id=conversation.pk, agent=data.validated_data["agent"], actor=actor_for(request))
+        offers.assign(conversation_id=conversation.pk, agent_id=data.validated_data["agent"].pk,
+                      actor=actor_for(request), reason={"manual": True})
         return self._current(conversation.pk)
 
     @extend_schema(request=TransferInput, responses=ConversationSerializer)

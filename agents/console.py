@@ -15,21 +15,18 @@ Permissions live here, checked for every frame (agents/consumers.py calls `autho
 import uuid
 from collections import defaultdict
 
-from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from agents import offers, presence
+from agents import offers
 from agents.models import Agent, CannedResponse, Department, Skill
 from conversations import frames, lifecycle
 from conversations.connections import consoles
 from conversations.framing import FrameError
 from conversations.models import Conversation, ConversationEvent, Message, Site, Tag
-from conversations.publish import agent_group, publish_on_commit
 from conversations.selectors import messages_after, read_to
 
 Status = Conversation.Status
-ACTIVE_STATUSES = (Status.ASSIGNED, Status.ACTIVE)
 QUEUE_LIST_LIMIT = 50
 BOARD_LIMIT = 500
 EARLIER_LIMIT = 20
@@ -141,13 +138,17 @@ def state_of(conversation_id: int) -> dict:
 
 
 def agent_frame(agent: Agent) -> dict:
-    return {"type": "status", "agent_id": agent.pk, "status": agent.status, "cap": agent.max_concurrent_chats}
+    return status_frame(agent_id=agent.pk, status=agent.status, cap=agent.max_concurrent_chats)
+
+
+def status_frame(*, agent_id: int, status: str, cap: int) -> dict:
+    return {"type": "status", "agent_id": agent_id, "status": status, "cap": cap}
 
 
 def own_chats(agent: Agent) -> list[dict]:
     """The agent's open chats, each with how many visitor messages they have not seen (one query)."""
     rows = (
-        for_state(Conversation.objects.filter(assigned_agent=agent, status__in=ACTIVE_STATUSES))
+        for_state(Conversation.objects.filter(assigned_agent=agent, status__in=Conversation.ACTIVE_STATUSES))
         .annotate(unread=Count("messages", filter=Q(messages__author=Message.Author.VISITOR,
                                                       messages__seq__gt=F("agent_seen_seq"))))
         .order_by("queued_at", "id")
@@ -207,7 +208,7 @@ def board(now=None) -> dict:
     """For supervisors: every agent (status, load against cap, console connected) and every open chat."""
     now = now or timezone.now()
     agents = list(Agent.objects.annotate(
-        active=Count("conversations", filter=Q(conversations__status__in=ACTIVE_STATUSES))
+        active=Count("conversations", filter=Q(conversations__status__in=Conversation.ACTIVE_STATUSES))
     ).order_by("display_name", "id"))
     connected = consoles.connected([a.pk for a in agents])
     replied = Message.objects.filter(author=Message.Author.AGENT, visibility=Message.Visibility.PUBLIC)
@@ -268,7 +269,7 @@ def open_chats_of(agent_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
     """Each agent's open chats as (public id, pk): what their consoles must be showing (one query)."""
     chats = defaultdict(list)
     for public_id, pk, agent_id in Conversation.objects.filter(
-            assigned_agent_id__in=agent_ids, status__in=ACTIVE_STATUSES).values_list("public_id", "pk", "assigned_agent_id"):
+            assigned_agent_id__in=agent_ids, status__in=Conversation.ACTIVE_STATUSES).values_list("public_id", "pk", "assigned_agent_id"):
         chats[agent_id].append((str(public_id), pk))
     return chats
 
@@ -278,30 +279,16 @@ def site_ids() -> list[int]:
 
 
 def own_chat_ids(agent: Agent) -> list[int]:
-    return list(Conversation.objects.filter(assigned_agent=agent, status__in=ACTIVE_STATUSES).values_list("pk", flat=True))
+    return list(Conversation.objects.filter(assigned_agent=agent, status__in=Conversation.ACTIVE_STATUSES).values_list("pk", flat=True))
 
 
 # --- actions (each through the lifecycle or presence) -------------------------------------------
 
-def set_status(agent: Agent, status: str) -> Agent:
-    """Through agents.presence; every tab of the agent and every supervisor's board hear of a change."""
-    with transaction.atomic():
-        previous = Agent.objects.filter(pk=agent.pk).values_list("status", flat=True).get()
-        updated = presence.set_agent_status(agent, status, by=agent)
-        if previous != status:
-            publish_on_commit([agent_group(agent.pk)], agent_frame(updated))
-            from agents.grace import tell_supervisors
-
-            transaction.on_commit(tell_supervisors, robust=True)
-    return updated
-
-
 def take(agent: Agent, conversation: Conversation) -> None:
-    """The agent picks a queued chat: assigned (cap-checked under the agent row lock) and accepted."""
-    lifecycle.assign_conversation(conversation_id=conversation.pk, agent=agent, actor=lifecycle.Actor.of_agent(agent),
-                                  reason={"taken": True})
-    if Conversation.objects.filter(pk=conversation.pk, status=Status.ASSIGNED, assigned_agent=agent).exists():
-        lifecycle.accept_conversation(conversation_id=conversation.pk, agent=agent)
+    """The agent picks a queued chat: assigned (cap-checked under the agent row lock) and accepted,
+    in one transaction."""
+    offers.assign(conversation_id=conversation.pk, agent_id=agent.pk, actor=lifecycle.Actor.of_agent(agent),
+                  reason={"taken": True}, accept_now=True)
 
 
 def canned_response(agent: Agent, canned_response_id: int | None) -> int | None:
@@ -343,14 +330,15 @@ def transfer_target(frame: dict) -> dict:
 
 
 def reassign(supervisor: Agent, conversation: Conversation, agent_id: int) -> None:
-    """A supervisor gives a chat to an agent: a queued one is assigned, an open one transferred; both cap-checked."""
+    """A supervisor gives a chat to an agent: a queued one is assigned (accepted at once or offered, as
+    its department does), an open one transferred; both cap-checked."""
     target = Agent.objects.filter(pk=agent_id).first()
     if target is None:
         raise ConsoleError("not_found", "no such agent", field="agent")
     actor = lifecycle.Actor.of_agent(supervisor)
     if conversation.status == Status.QUEUED:
-        lifecycle.assign_conversation(conversation_id=conversation.pk, agent=target, actor=actor,
-                                      reason={"reassigned_by": supervisor.pk})
+        offers.assign(conversation_id=conversation.pk, agent_id=target.pk, actor=actor,
+                      reason={"reassigned_by": supervisor.pk})
     else:
         lifecycle.transfer_conversation(conversation_id=conversation.pk, actor=actor, to_agent=target,
                                         note="reassigned by a supervisor")

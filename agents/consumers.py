@@ -19,7 +19,7 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
 
-from agents import console, grace
+from agents import console, grace, presence
 from agents.console import ConsoleError
 from agents.console_protocol import parse_frame
 from agents.presence import PresenceError
@@ -124,7 +124,7 @@ class AgentConsumer(FrameSocket):
             await self.send_frame(await db(console.board)())
 
     async def on_status(self, frame):
-        self.agent = await db(console.set_status)(self.agent, frame["status"])
+        self.agent = await db(presence.set_agent_status)(self.agent, frame["status"], by=self.agent)
         await self.send_frame(console.agent_frame(self.agent))
 
     async def on_take(self, frame):

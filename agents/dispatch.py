@@ -1,8 +1,9 @@
 """Routing passes: find free slots, read just enough of the queue, let agents.routing choose, assign
 through the lifecycle; then tell waiting visitors where they stand.
 
-A pass runs whenever a slot or a queue place may have opened (lifecycle and presence call it after
-commit) and from the beat sweep as a safety net. Its cost does not grow with the queue:
+A pass runs whenever a slot or a queue place may have opened (subscribed to the lifecycle's and
+presence's changes, after commit: agents/subscribers.py) and from the beat sweep as a safety
+net. Its cost does not grow with the queue:
 
 * It first asks whether any online agent has a free slot (one query). If nobody has, nothing can
   be assigned and the queue is not read.
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import redis
+from celery import shared_task
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
@@ -42,7 +44,6 @@ from conversations.publish import publish_frames_on_commit, visitor_group
 log = logging.getLogger(__name__)
 
 Status = Conversation.Status
-ACTIVE_STATUSES = (Status.ASSIGNED, Status.ACTIVE)
 MAX_ROUNDS = 5
 BATCH = 50  # waiting chats read per query while a pass plans
 HANDLE_SAMPLES = 200  # the most recent closed chats of a site that the wait estimate averages over
@@ -84,7 +85,7 @@ class PassResult:
 def has_free_slot() -> bool:
     """Whether any online agent has fewer open chats than their cap: one query, no rows."""
     return Agent.objects.filter(status=Agent.Status.ONLINE, max_concurrent_chats__gt=0).annotate(
-        active_chats=Count("conversations", filter=Q(conversations__status__in=ACTIVE_STATUSES))
+        active_chats=Count("conversations", filter=Q(conversations__status__in=Conversation.ACTIVE_STATUSES))
     ).filter(active_chats__lt=F("max_concurrent_chats")).exists()
 
 
@@ -197,7 +198,7 @@ def plan_pass(site_id: int, snap: Snapshot) -> list[routing.Decision]:
 def online_agents() -> list[routing.AgentSnapshot]:
     """Every online agent with their active chats, skills and departments (three queries)."""
     rows = Agent.objects.filter(status=Agent.Status.ONLINE).annotate(
-        active_chats=Count("conversations", filter=Q(conversations__status__in=ACTIVE_STATUSES))
+        active_chats=Count("conversations", filter=Q(conversations__status__in=Conversation.ACTIVE_STATUSES))
     ).values_list("id", "display_name", "max_concurrent_chats", "active_chats", "last_assigned_at", "status_changed_at")
     skills = defaultdict(dict)
     for agent_id, skill_id, level in AgentSkill.objects.filter(agent__status=Agent.Status.ONLINE).values_list(
@@ -226,7 +227,6 @@ def policies() -> dict[int | None, routing.Policy]:
             any_agent_after=department.any_agent_after_seconds,
             fallback_after=department.fallback_after_seconds,
             fallback_department_id=department.fallback_department_id,
-            offer_timeout=offers.offer_timeout_of(department),
         )
     return result
 
@@ -297,12 +297,9 @@ def _execute(snap: Snapshot, decisions: list[routing.Decision], result: PassResu
     waiting = {w.chat.id: w.chat for w in snap.queue}
     for decision in decisions:
         chat = waiting[decision.chat_id]
-        policy = snap.policies.get(chat.department_id) or routing.Policy()
         try:
-            offers.hand_over(
-                conversation_id=decision.chat_id, agent_id=decision.agent_id,
-                actor=lifecycle.Actor.system(), reason=decision.reason, offer_timeout=policy.offer_timeout,
-            )
+            offers.assign(conversation_id=decision.chat_id, agent_id=decision.agent_id,
+                          actor=lifecycle.Actor.system(), reason=decision.reason)
         except RACES as error:
             log.info("routing race on conversation %s: %s; taking a new snapshot", decision.chat_id, error)
             return True
@@ -462,7 +459,7 @@ def broadcast_positions(site_id: int) -> int:
 # process to want a broadcast takes a Redis key that lives POSITIONS_INTERVAL_MS ("told") and
 # broadcasts at once; anyone wanting one while the key lives schedules a single trailing broadcast
 # (the "pending" key makes it one) for when it expires, as the Celery task
-# agents.tasks.broadcast_queue_positions. So every waiting visitor's frame reflects every queue
+# broadcast_queue_positions below. So every waiting visitor's frame reflects every queue
 # move within about POSITIONS_INTERVAL_MS, and a site gets at most one broadcast per interval
 # however busy it is. A lost task is covered by the beat sweep, which broadcasts every 10 s.
 #
@@ -488,8 +485,10 @@ def request_positions(site_id: int) -> int:
         return broadcast_positions(site_id)
 
 
-def positions_due(site_id: int) -> int:
-    """The trailing broadcast (agents.tasks.broadcast_queue_positions): clear the mark, then broadcast if due."""
+# Named as when it lived in agents/tasks.py, so tasks queued before an upgrade still run.
+@shared_task(name="agents.tasks.broadcast_queue_positions")
+def broadcast_queue_positions(site_id: int) -> int:
+    """The trailing broadcast of a busy site (request_positions): clear the mark, then broadcast if due."""
     redis_keys.client().delete(_key(site_id, "pending"))
     return request_positions(site_id)
 
@@ -502,8 +501,6 @@ def _mark_told(site_id: int) -> None:
 
 
 def _schedule_positions(site_id: int, delay: float) -> None:
-    from agents.tasks import broadcast_queue_positions  # agents.tasks imports this module
-
     try:
         broadcast_queue_positions.apply_async((site_id,), countdown=delay)
     except Exception:  # a broker outage: the beat sweep broadcasts within 10 s instead

@@ -38,7 +38,6 @@ from conversations.publish import supervisors_group
 
 log = logging.getLogger(__name__)
 
-ACTIVE_STATUSES = (Conversation.Status.ASSIGNED, Conversation.Status.ACTIVE)
 REASON = "agent_disconnected"
 
 
@@ -70,7 +69,7 @@ def release_if_disconnected(agent_id: int, *, now: float | None = None) -> Outco
         outcome.set_away = True
     replied = Message.objects.filter(conversation=OuterRef("pk"), author=Message.Author.AGENT,
                                      visibility=Message.Visibility.PUBLIC)
-    chats = Conversation.objects.filter(assigned_agent_id=agent_id, status__in=ACTIVE_STATUSES).annotate(
+    chats = Conversation.objects.filter(assigned_agent_id=agent_id, status__in=Conversation.ACTIVE_STATUSES).annotate(
         replied=Exists(replied)).order_by("queued_at", "id").values_list("id", "replied")
     for conversation_id, has_reply in chats:
         try:

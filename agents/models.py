@@ -75,8 +75,8 @@ class Agent(models.Model):
     last_assigned_at = models.DateTimeField(null=True, blank=True)
     # Set with status by agents.presence; "longest idle" routing counts from it.
     status_changed_at = models.DateTimeField(null=True, blank=True)
-    # Offers this agent let expire since their last accept (lifecycle.expire_offer); at
-    # MISSED_OFFERS_BEFORE_AWAY the agent is set away and the count starts again. Each miss is
+    # Offers this agent let expire since their last accept (agents.presence, in the transaction of
+    # lifecycle.expire_offer); at presence.MISSED_OFFERS_BEFORE_AWAY the agent is set away and the count starts again. Each miss is
     # also a `requeued` ConversationEvent with reason "offer_timeout".
     missed_offers_in_a_row = models.PositiveSmallIntegerField(default=0)
 

@@ -33,33 +33,29 @@ def offer_timeout_of(department: Department | None) -> int | None:
     return department.offer_timeout_seconds
 
 
-def hand_over(*, conversation_id: int, agent_id: int, actor: lifecycle.Actor, reason: dict | None,
-              offer_timeout: int | None) -> Conversation:
-    """Assign a queued chat, then accept it at once (offer_timeout None) or leave it as a timed offer.
+def assign(*, conversation_id: int, agent_id: int, actor: lifecycle.Actor, reason: dict,
+           accept_now: bool = False) -> Conversation:
+    """The one way a queued chat gets an agent, for routing passes, a supervisor's assignment (REST
+    or console) and an agent's take: assigned, then accepted at once (accept_now, or a department
+    that accepts at once) or left as an offer that expires after the department's timeout.
 
-    Raises what assign_conversation raises (AgentAtCapacity, AgentUnavailable, IllegalTransition)
-    and then changes nothing.
+    One transaction: raises what assign_conversation raises (AgentAtCapacity, AgentUnavailable,
+    IllegalTransition) and then changes nothing.
     """
     with transaction.atomic():
         conversation = lifecycle.assign_conversation(
             conversation_id=conversation_id, agent=Agent(pk=agent_id), actor=actor, reason=reason,
         )
+        offer_timeout = None if accept_now else offer_timeout_of(conversation.department)
         if offer_timeout is None:
             # Same transaction, locks still held: nothing can come between the assignment and the accept.
             return lifecycle.accept_conversation(conversation_id=conversation_id, agent=conversation.assigned_agent,
-                                                 auto=True)
+                                                 auto=not accept_now)
         offer_event_id, offered_at = ConversationEvent.objects.filter(
             conversation_id=conversation_id, kind=Kind.ASSIGNED
         ).order_by("-id").values_list("id", "at").first()
         _schedule_expiry(conversation_id, offer_event_id, offered_at + timedelta(seconds=offer_timeout))
     return conversation
-
-
-def assign(*, conversation_id: int, agent: Agent, actor: lifecycle.Actor) -> Conversation:
-    """A supervisor's manual assignment: like routing's, accepted at once or offered per the chat's department."""
-    department = Department.objects.filter(conversation__pk=conversation_id).first()
-    return hand_over(conversation_id=conversation_id, agent_id=agent.pk, actor=actor,
-                     reason={"manual": True}, offer_timeout=offer_timeout_of(department))
 
 
 def _schedule_expiry(conversation_id: int, offer_event_id: int, due_at: datetime) -> None:

@@ -72,8 +72,6 @@ class Policy:
     any_agent_after: int | None = None
     fallback_after: int | None = None
     fallback_department_id: int | None = None
-    # Offer and accept: seconds the chosen agent has to accept; None: the chat is accepted at once.
-    offer_timeout: int | None = None
 
     def stage_thresholds(self) -> list[tuple[Stage, int]]:
         steps = [(Stage.ANY_PROFICIENCY, self.lower_proficiency_after), (Stage.ANY_AGENT, self.any_agent_after)]
@@ -111,13 +109,6 @@ def stage_for(chat: ChatSnapshot, policy: Policy, now: datetime) -> Stage:
     waited = (now - chat.queued_at).total_seconds()
     reached = [stage for stage, after in policy.stage_thresholds() if waited >= after]
     return max(reached, default=Stage.SKILLED)
-
-
-def next_widening_at(chat: ChatSnapshot, policy: Policy, now: datetime) -> float | None:
-    """Seconds from now until the chat's search next widens, None if it never will again."""
-    waited = (now - chat.queued_at).total_seconds()
-    ahead = [after - waited for _, after in policy.stage_thresholds() if after > waited]
-    return min(ahead, default=None)
 
 
 def proficiency(agent: AgentSnapshot, chat: ChatSnapshot) -> int:

@@ -1,14 +1,15 @@
 """Changes to agents' profiles made over the REST API and in the admin.
 
-Status and cap always go through agents.presence (one AgentStatusEvent each, routing after commit);
-everything here happens in one transaction, so a refused part changes nothing.
+Status and cap always go through agents.presence (one AgentStatusEvent each, handed on to routing
+and the agent's consoles); everything here happens in one transaction, so a refused part changes
+nothing.
 """
 
 from collections.abc import Iterable
 
 from django.db import transaction
 
-from agents import presence
+from agents import dispatch, presence
 from agents.models import Agent, AgentSkill, Department, Skill
 
 
@@ -33,13 +34,12 @@ def update_agent(
             presence.set_agent_cap(agent, max_concurrent_chats, by=by)
         if status is not None:
             presence.set_agent_status(agent, status, by=by)
+        updated = Agent.objects.get(pk=agent.pk)
         if departments is not None or skills is not None:
-            route_everywhere_after_commit()  # the agent may now match waiting chats
-    return Agent.objects.get(pk=agent.pk)
+            presence.hand_on("agent.profile", updated)  # the agent may now match waiting chats
+    return updated
 
 
 def route_everywhere_after_commit() -> None:
     """A routing pass for every site once the change commits (who matches what has changed)."""
-    from agents import dispatch  # agents.dispatch imports the lifecycle, which imports agents.presence
-
     transaction.on_commit(lambda: dispatch.route_all_sites(refresh_all=True), robust=True)

@@ -1,18 +1,18 @@
 from celery import shared_task
 
-from agents import dispatch, offers, wait_limit
-from widget import departures
+from agents import dispatch, grace, offers, wait_limit
+from conversations import departures
 
 
 @shared_task
 def sweep_queues() -> int:
     """Safety net for event-driven routing, run by beat (agents/migrations/0003): a pass for every site.
 
-    Routing normally happens when something changes (lifecycle and presence trigger a pass after
-    commit). The sweep catches what a lost trigger would leave waiting (a process that died
-    between commit and its pass, a pass that gave up after races, an offer past its timeout whose
-    expiry reaction has not run yet), ends the chats of visitors who left while waiting (first, so
-    no agent is given one), applies timed widening to every waiting chat, offers the offline form
+    Routing normally happens when something changes (agents/subscribers.py runs a pass after each
+    commit that may open a slot or a place). The sweep catches what a lost trigger would leave
+    waiting (a process that died between commit and its pass, a pass that gave up after races, an
+    offer past its timeout whose expiry reaction has not run yet), ends the chats of visitors who
+    left while waiting (first, so no agent is given one), applies timed widening to every waiting chat, offers the offline form
     to visitors past their site's wait limit, and refreshes every waiting visitor's position and
     estimate (full passes, which read whole queues). Running it twice at once is harmless:
     the assignments themselves are cap-safe, an offer expires once, a chat ends once, and a widening
@@ -25,15 +25,7 @@ def sweep_queues() -> int:
 
 
 @shared_task
-def broadcast_queue_positions(site_id: int) -> int:
-    """The trailing position broadcast of a busy site, scheduled by dispatch.request_positions."""
-    return dispatch.positions_due(site_id)
-
-
-@shared_task
 def sweep_disconnected_agents() -> int:
     """Beat safety net for the grace check scheduled at a disconnect (agents.grace.schedule_check): it
     also catches a daphne process that died with consoles open, which scheduled none."""
-    from agents import grace
-
     return sum(outcome.action == "released" for outcome in grace.sweep())

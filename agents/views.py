@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from agents.console import ACTIVE_STATUSES, is_supervisor, load_agent, sees
+from agents.console import is_supervisor, load_agent, sees
 from agents.models import Agent, CannedResponse, Department, Skill
 from conversations import frames
 from conversations.connections import consoles
@@ -196,7 +196,7 @@ def agents_json(request):
     """Every agent with status, open chats and cap: the transfer dialog shows who has room."""
     _agent_or_404(request)
     agents = list(Agent.objects.annotate(
-        active=Count("conversations", filter=Q(conversations__status__in=ACTIVE_STATUSES))
+        active=Count("conversations", filter=Q(conversations__status__in=Conversation.ACTIVE_STATUSES))
     ).order_by("display_name", "id"))
     connected = consoles.connected([a.pk for a in agents])
     return JsonResponse({"agents": [
@@ -220,7 +220,7 @@ def transcript_json(request, public_id: uuid.UUID):
         raise Http404("no such conversation")
     allowed = (supervisor or conversation.assigned_agent_id == agent.pk
                or Conversation.objects.filter(visitor_id=conversation.visitor_id, assigned_agent=agent,
-                                              status__in=ACTIVE_STATUSES).exists())
+                                              status__in=Conversation.ACTIVE_STATUSES).exists())
     if not allowed:
         return JsonResponse({"code": "forbidden", "detail": "not your visitor"}, status=403)
     return JsonResponse({

@@ -437,7 +437,7 @@ class History:
             # The offer times out and the chat goes back to the queue, then to another agent.
             offer_id = self.event(cid, "assigned", at, "system", None, {"agent_id": agent, "reason": {}})
             self.event(cid, "requeued", at + 30_000, "system", None, {
-                "from_agent_id": agent, "reason": "offer_timeout", "offer_event_id": offer_id, "missed_in_a_row": 1})
+                "from_agent_id": agent, "reason": "offer_timeout", "offer_event_id": offer_id})
             other = self.pick(at + 31_000, online, exclude=agent)
             if other is not None:
                 agent, at = other[0], max(other[1], at + 31_000)

@@ -99,13 +99,11 @@ class Counter:
             dispatch._schedule_positions = lambda site_id, delay: self.due.append((time.monotonic() + delay, site_id))
 
     def run_due(self) -> None:
-        from agents import tasks
-
         now = time.monotonic()
         ready = [item for item in self.due if item[0] <= now]
         self.due = [item for item in self.due if item[0] > now]
         for _, site_id in ready:
-            tasks.broadcast_queue_positions(site_id)
+            dispatch.broadcast_queue_positions(site_id)
 
     def flush(self) -> None:
         """The broadcasts still deferred when a phase ends: wait for each (not timed), then run it."""
@@ -178,12 +176,12 @@ def run(agents: int, chats: int, closes: int, seed_value: int) -> dict:
             bucket[1] += 1
         counter.flush()
         burst_queries, burst_frames = counter.queries, counter.frames
-    burst_assigned = Conversation.objects.filter(status__in=lifecycle.ACTIVE_STATUSES).count()
+    burst_assigned = Conversation.objects.filter(status__in=Conversation.ACTIVE_STATUSES).count()
     left_queued = Conversation.objects.filter(status=Queued).count()
-    assigned_ids = list(Conversation.objects.filter(status__in=lifecycle.ACTIVE_STATUSES).values_list("id", flat=True))
+    assigned_ids = list(Conversation.objects.filter(status__in=Conversation.ACTIVE_STATUSES).values_list("id", flat=True))
     rng.shuffle(assigned_ids)
     closing = assigned_ids[:closes]
-    before = Conversation.objects.filter(status__in=lifecycle.ACTIVE_STATUSES).count()
+    before = Conversation.objects.filter(status__in=Conversation.ACTIVE_STATUSES).count()
 
     with connection.execute_wrapper(counter):
         counter.queries = counter.frames = 0
@@ -194,7 +192,7 @@ def run(agents: int, chats: int, closes: int, seed_value: int) -> dict:
         close_seconds = time.perf_counter() - started
         counter.flush()
         close_queries, close_frames = counter.queries, counter.frames
-    after = Conversation.objects.filter(status__in=lifecycle.ACTIVE_STATUSES).count()
+    after = Conversation.objects.filter(status__in=Conversation.ACTIVE_STATUSES).count()
     reassigned = after - before + len(closing)
     return {
         "database": connection.vendor, "agents": agents, "chats": chats,

@@ -198,7 +198,7 @@ VISITOR_TOKEN_MAX_AGE_DAYS = env_int("VISITOR_TOKEN_MAX_AGE_DAYS", 365, minimum=
 # Each widget socket refreshes its presence in Redis this often (conversations/connections.py).
 WIDGET_HEARTBEAT_SECONDS = env_int("WIDGET_HEARTBEAT_SECONDS", 20, minimum=1)
 # A queued visitor whose widgets have all been gone this long has left: the chat ends as abandoned,
-# at the moment they left (widget/departures.py). Long enough for a reload or the next page of the site.
+# at the moment they left (conversations/departures.py). Long enough for a reload or the next page of the site.
 VISITOR_ABANDON_GRACE_SECONDS = env_int("VISITOR_ABANDON_GRACE_SECONDS", 60, minimum=1)
 
 # What one anonymous client may start (chatdesk/limits.py; docs/protocol.md, "Limits"): per IP

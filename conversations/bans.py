@@ -19,6 +19,8 @@ from conversations.networks import BAN_SCOPES as SCOPES
 from conversations.networks import contains, network_of, parse_network
 from conversations.publish import publish_on_commit, visitor_group
 
+CLOSE_REASON = "banned"  # of the chats a ban ends
+
 BANNED = "this visitor may not chat on this site"
 
 
@@ -61,7 +63,7 @@ def ban_visitor(*, conversation_id: int, actor: Actor, scope: str = "visitor", r
             bans.append(Ban.objects.create(network=network_of(visitor.last_ip, SCOPES[scope]), **common))
         for open_chat in visitor.conversations.filter(status__in=Conversation.OPEN_STATUSES):
             lifecycle.close_conversation(conversation_id=open_chat.pk, actor=actor,
-                                         details={"banned": True, "ban_ids": [ban.pk for ban in bans]})
+                                         details={"reason": CLOSE_REASON, "ban_ids": [ban.pk for ban in bans]})
         publish_on_commit([visitor_group(visitor.pk)], {"type": "banned"})
     return bans
 

@@ -118,5 +118,5 @@ class SocketRegistry:
 
 # Agents' console sockets: the disconnect grace period (agents/grace.py), who is connected on the boards.
 consoles = SocketRegistry("console", "AGENT_CONSOLE_HEARTBEAT_SECONDS", watch_departures=True)
-# Visitors' widget sockets: a queued visitor who has left for good abandons their chat (widget/departures.py).
+# Visitors' widget sockets: a queued visitor who has left for good abandons their chat (conversations/departures.py).
 widgets = SocketRegistry("widget", "WIDGET_HEARTBEAT_SECONDS", watch_departures=False)

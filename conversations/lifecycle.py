@@ -6,7 +6,12 @@ abandoned (the visitor left while queued), requeued and transferred, plus offlin
 Every public function here is one state change. It checks the change is legal, writes the rows
 and exactly one ConversationEvent in one transaction, and publishes the resulting frames to the
 channel layer after commit. Consumers, views, admin actions and tasks call these functions;
-nothing else writes conversations, messages or events.
+nothing else writes conversations, messages or events (surveys/services.py records its events
+through `transition`, `lock` and `record` here).
+
+Each event is a typed record (conversations/events.py) handed on to the subscribers of its topic
+(reactions/subscriptions.py): routing, presence and surveys react to a change without this module
+importing them, so it imports nothing of the apps above it but agents.models.
 
 Locking: a change locks the conversation row (select_for_update) so that two writers, such as a
 message and a close arriving through two daphne processes, apply one after the other. A change
@@ -15,8 +20,11 @@ everywhere, so two transactions never wait on each other in a cycle. SQLite has 
 there every transaction is opened IMMEDIATE (chatdesk/env.py), which serialises writers.
 """
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from datetime import timezone as dt_timezone
 
 from django.conf import settings
@@ -25,18 +33,17 @@ from django.db.models import Q
 from django.utils import timezone
 
 import reactions
-from agents import presence
 from agents.models import Agent, Department, Skill
-from conversations import frames
+from conversations import events, frames
 from conversations.models import Conversation, ConversationEvent, Message, Site, Tag, Topic, Visitor
 from conversations.needs import chat_needs
 from conversations.publish import (
     publish_frames_on_commit, publish_on_commit, site_staff_group, staff_group, visitor_group,
 )
+from reactions import subscriptions
 
 Status = Conversation.Status
 Kind = ConversationEvent.Kind
-ACTIVE_STATUSES = (Status.ASSIGNED, Status.ACTIVE)
 
 
 class LifecycleError(Exception):
@@ -86,14 +93,40 @@ class Actor:
         return cls(ConversationEvent.Actor.AGENT, agent)
 
 
-def _record(conversation: Conversation, kind: str, actor: Actor, at, **details) -> ConversationEvent:
-    return ConversationEvent.objects.create(
-        conversation=conversation, kind=kind, at=at, actor=actor.kind, actor_agent=actor.agent,
-        details=details,
+# The changes recorded in the innermost open `transition` block of this thread or task.
+_recorded: ContextVar[list[events.Change] | None] = ContextVar("recorded", default=None)
+
+
+@contextlib.contextmanager
+def transition() -> Iterator[None]:
+    """The transaction of one state change. Each event recorded in it goes to the topic's
+    within-transaction subscribers as it is written, and to its after-commit subscribers at the
+    end of the block: after the change's frames, so a socket hears of the change before of what
+    a subscriber does next (a routing pass that assigns the chat just queued)."""
+    recorded: list[events.Change] = []
+    token = _recorded.set(recorded)
+    try:
+        with transaction.atomic():
+            yield
+            for change in recorded:
+                subscriptions.hand_on_after_commit(change.topic, change)
+    finally:
+        _recorded.reset(token)
+
+
+def record(conversation: Conversation, event: events.Event, actor: Actor, at: datetime) -> ConversationEvent:
+    row = ConversationEvent.objects.create(
+        conversation=conversation, kind=event.kind, at=at, actor=actor.kind, actor_agent=actor.agent,
+        details=event.details(),
     )
+    change = events.Change(event_id=row.pk, conversation_id=conversation.pk, site_id=conversation.site_id, at=at,
+                           actor=actor.kind, actor_agent_id=actor.agent.pk if actor.agent else None, event=event)
+    subscriptions.hand_on_within(change.topic, change)
+    _recorded.get().append(change)
+    return row
 
 
-def _lock(conversation_id: int) -> Conversation:
+def lock(conversation_id: int) -> Conversation:
     return Conversation.objects.select_related("assigned_agent").select_for_update(of=("self",)).get(
         pk=conversation_id
     )
@@ -104,7 +137,7 @@ def _not_before_last_event(conversation: Conversation, at: datetime) -> datetime
     return max(at, last) if last is not None else at
 
 
-def _require_status(conversation: Conversation, allowed: tuple, action: str) -> None:
+def require_status(conversation: Conversation, allowed: tuple, action: str) -> None:
     if conversation.status not in allowed:
         raise IllegalTransition(f"cannot {action} a conversation that is {conversation.status}")
 
@@ -137,11 +170,9 @@ def _append_message(
         agent=actor.agent, visibility=visibility, recipient_id=recipient_id, text=text, created_at=now,
         canned_response_id=canned_response_id,
     )
-    used = {"canned_response_id": canned_response_id} if canned_response_id else {}
-    if recipient_id is not None:
-        used["recipient_id"] = recipient_id
-    _record(conversation, Kind.MESSAGE, actor, now, seq=message.seq, author=author,
-            visibility=visibility, chars=len(text), **used)
+    record(conversation, events.MessagePosted(seq=message.seq, author=author, visibility=visibility, chars=len(text),
+                                               canned_response_id=canned_response_id, recipient_id=recipient_id),
+            actor, now)
     _publish_message(message, conversation, previous_public if public else None)
     return message
 
@@ -166,18 +197,10 @@ def _take_slot(agent_id: int) -> Agent:
     agent = Agent.objects.select_for_update().get(pk=agent_id)
     if agent.status != Agent.Status.ONLINE:
         raise AgentUnavailable(f"{agent} is {agent.status}")
-    active = Conversation.objects.filter(assigned_agent=agent, status__in=ACTIVE_STATUSES).count()
+    active = Conversation.objects.filter(assigned_agent=agent, status__in=Conversation.ACTIVE_STATUSES).count()
     if active >= agent.max_concurrent_chats:
         raise AgentAtCapacity(f"{agent} has {active} of {agent.max_concurrent_chats} chats")
     return agent
-
-
-def _route_after_commit(conversation: Conversation) -> None:
-    """Run a routing pass once this change commits: it may have opened a slot or taken a queue place."""
-    from agents import dispatch  # local import: agents.dispatch imports this module
-
-    site_id, conversation_id = conversation.site_id, conversation.pk
-    transaction.on_commit(lambda: dispatch.route_waiting(site_id, trigger_id=conversation_id), robust=True)
 
 
 class QueueFull(LifecycleError):
@@ -197,7 +220,7 @@ def start_conversation(
     its page matches and the visitor's language (conversations/needs.py); matching page rules may
     raise its priority.
     """
-    with transaction.atomic():
+    with transition():
         # The visitor row lock makes two tabs that start at once end up in one conversation.
         visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
         existing = visitor.conversations.filter(status__in=Conversation.OPEN_STATUSES).first()
@@ -230,12 +253,12 @@ def _queue_new_chat(*, site: Site, visitor: Visitor, topic: Topic | None, name: 
         priority=priority, status=Status.QUEUED, context=context, queued_at=now,
     )
     conversation.required_skills.set(skill_ids)
-    _record(conversation, Kind.QUEUED, Actor.visitor(), now, topic=topic.label if topic else None,
-            priority=priority, skill_ids=sorted(skill_ids), department_id=conversation.department_id)
+    record(conversation, events.Queued(topic=topic.label if topic else None, priority=priority,
+                                        skill_ids=sorted(skill_ids), department_id=conversation.department_id),
+            Actor.visitor(), now)
     if text:
         _append_message(conversation, actor=Actor.visitor(), text=text, now=now, client_id=client_id)
     _publish_state(conversation)
-    _route_after_commit(conversation)
     return conversation
 
 
@@ -250,8 +273,8 @@ def post_message(
     author = Message.Author.AGENT if actor.agent else actor.kind
     if visibility != Message.Visibility.PUBLIC and author != Message.Author.AGENT:
         raise LifecycleError("only agents write internal notes and whispers", code="forbidden")
-    with transaction.atomic():
-        conversation = _lock(conversation_id)
+    with transition():
+        conversation = lock(conversation_id)
         if client_id is not None:
             # Under the conversation lock no other insert for this conversation can race us.
             existing = Message.objects.filter(conversation=conversation, client_id=client_id).select_related(
@@ -263,7 +286,7 @@ def post_message(
                 # before publishing. Publishing again costs nothing (sockets drop a seq they have sent).
                 _publish_message(existing, conversation, _public_seq_before(existing))
                 return existing, False
-        _require_status(conversation, Conversation.OPEN_STATUSES, "write to")
+        require_status(conversation, Conversation.OPEN_STATUSES, "write to")
         # A whisper is for the agent who has the chat now, read under the lock so a transfer cannot
         # slip in between: the next agent does not see it.
         recipient_id = conversation.assigned_agent_id if visibility == Message.Visibility.WHISPER else None
@@ -287,14 +310,14 @@ def _public_seq_before(message: Message) -> int | None:
 def mark_seen(*, conversation_id: int, actor: Actor, seq: int) -> bool:
     """Move the visitor's or the agents' read marker forward to seq; returns whether it moved."""
     field = "visitor_seen_seq" if actor.kind == ConversationEvent.Actor.VISITOR else "agent_seen_seq"
-    with transaction.atomic():
-        conversation = _lock(conversation_id)
+    with transition():
+        conversation = lock(conversation_id)
         seq = min(seq, conversation.last_seq)
         if seq <= getattr(conversation, field):
             return False
         setattr(conversation, field, seq)
         conversation.save(update_fields=[field])
-        _record(conversation, Kind.SEEN, actor, timezone.now(), seq=seq)
+        record(conversation, events.Seen(seq=seq), actor, timezone.now())
         frame = {"type": "seen", "conversation_id": str(conversation.public_id),
                  "by": "visitor" if field == "visitor_seen_seq" else "agent", "seq": seq}
         publish_on_commit([visitor_group(conversation.visitor_id), staff_group(conversation.pk)], frame)
@@ -303,37 +326,34 @@ def mark_seen(*, conversation_id: int, actor: Actor, seq: int) -> bool:
 
 def assign_conversation(*, conversation_id: int, agent: Agent, actor: Actor, reason: dict | None = None) -> Conversation:
     """Give a queued chat to an agent, never above the agent's cap (see _take_slot)."""
-    with transaction.atomic():
+    with transition():
         agent = _take_slot(agent.pk)
-        conversation = _lock(conversation_id)
-        _require_status(conversation, (Status.QUEUED,), "assign")
+        conversation = lock(conversation_id)
+        require_status(conversation, (Status.QUEUED,), "assign")
         now = timezone.now()
         conversation.status, conversation.assigned_agent = Status.ASSIGNED, agent
         conversation.save(update_fields=["status", "assigned_agent"])
         agent.last_assigned_at = now
         agent.save(update_fields=["last_assigned_at"])
-        _record(conversation, Kind.ASSIGNED, actor, now, agent_id=agent.pk, reason=reason or {})
+        record(conversation, events.Assigned(agent_id=agent.pk, reason=reason or {}), actor, now)
         _publish_state(conversation)
     return conversation
 
 
 def accept_conversation(*, conversation_id: int, agent: Agent, auto: bool = False) -> Conversation:
     """The assigned agent takes the chat (auto: the department auto-accepts, so the system does it)."""
-    with transaction.atomic():
+    with transition():
         # Agent row first, as everywhere: an accept ends the agent's run of missed offers while
         # expire_offer, holding the same lock, may be counting one.
         agent = Agent.objects.select_for_update().filter(pk=getattr(agent, "pk", None)).first()
-        conversation = _lock(conversation_id)
-        _require_status(conversation, (Status.ASSIGNED,), "accept")
+        conversation = lock(conversation_id)
+        require_status(conversation, (Status.ASSIGNED,), "accept")
         if agent is None or conversation.assigned_agent_id != agent.pk:
             raise IllegalTransition("only the assigned agent can accept", code="forbidden")
         conversation.status = Status.ACTIVE
         conversation.save(update_fields=["status"])
-        if agent.missed_offers_in_a_row:
-            agent.missed_offers_in_a_row = 0
-            agent.save(update_fields=["missed_offers_in_a_row"])
-        _record(conversation, Kind.ACCEPTED, Actor.system() if auto else Actor.of_agent(agent), timezone.now(),
-                agent_id=agent.pk, auto=auto)
+        record(conversation, events.Accepted(agent_id=agent.pk, auto=auto),
+                Actor.system() if auto else Actor.of_agent(agent), timezone.now())
         _publish_state(conversation)
     return conversation
 
@@ -343,23 +363,19 @@ def requeue_conversation(*, conversation_id: int, actor: Actor, reason: str, not
 
     A `note` is written into the chat as an internal message from the system, for the next agent.
     """
-    with transaction.atomic():
-        conversation = _lock(conversation_id)
-        _require_status(conversation, ACTIVE_STATUSES, "requeue")
+    with transition():
+        conversation = lock(conversation_id)
+        require_status(conversation, Conversation.ACTIVE_STATUSES, "requeue")
         from_agent = conversation.assigned_agent_id
         conversation.status, conversation.assigned_agent = Status.QUEUED, None
         conversation.save(update_fields=["status", "assigned_agent"])
         now = timezone.now()
-        _record(conversation, Kind.REQUEUED, actor, now, from_agent_id=from_agent, reason=reason)
+        record(conversation, events.Requeued(from_agent_id=from_agent, reason=reason), actor, now)
         if note:
             _append_message(conversation, actor=Actor.system(), text=note, now=now,
                             visibility=Message.Visibility.INTERNAL)
         _publish_state(conversation)
-        _route_after_commit(conversation)
     return conversation
-
-
-MISSED_OFFERS_BEFORE_AWAY = 3
 
 
 def expire_offer(*, conversation_id: int, offer_event_id: int) -> Conversation | None:
@@ -369,37 +385,30 @@ def expire_offer(*, conversation_id: int, offer_event_id: int) -> Conversation |
     to that agent and nothing (accept, transfer, requeue, another assignment) has happened to it
     since, so a task for an older offer, or one delivered twice, changes nothing. The chat goes
     back to the queue at its place, recorded as `requeued` with reason "offer_timeout" (routing then
-    prefers other agents for it); the miss counts against the agent, and the
-    MISSED_OFFERS_BEFORE_AWAY-th in a row sets them away.
+    prefers other agents for it; agents.presence counts the miss against the agent).
     """
     offer = ConversationEvent.objects.filter(
         pk=offer_event_id, conversation_id=conversation_id, kind=Kind.ASSIGNED
     ).values_list("details", flat=True).first()
-    agent_id = (offer or {}).get("agent_id")
-    if agent_id is None:
+    if offer is None:
         return None
-    with transaction.atomic():
-        # Agent row first, then the conversation: the miss count changes, and an accept of this
-        # chat takes the same locks in the same order.
+    agent_id = events.parse(Kind.ASSIGNED, offer).agent_id
+    with transition():
+        # Agent row first, then the conversation: the agent's miss count changes in this
+        # transaction (agents.presence), and an accept of this chat takes the same locks in the same order.
         agent = Agent.objects.select_for_update().filter(pk=agent_id).first()
-        conversation = _lock(conversation_id)
+        conversation = lock(conversation_id)
         later = conversation.events.filter(
             pk__gt=offer_event_id, kind__in=(Kind.ASSIGNED, Kind.ACCEPTED, Kind.TRANSFERRED, Kind.REQUEUED)
         )
         if (agent is None or conversation.status != Status.ASSIGNED or conversation.assigned_agent_id != agent_id
                 or later.exists()):
             return None
-        missed = agent.missed_offers_in_a_row + 1
-        agent.missed_offers_in_a_row = 0 if missed >= MISSED_OFFERS_BEFORE_AWAY else missed
-        agent.save(update_fields=["missed_offers_in_a_row"])
         conversation.status, conversation.assigned_agent = Status.QUEUED, None
         conversation.save(update_fields=["status", "assigned_agent"])
-        _record(conversation, Kind.REQUEUED, Actor.system(), timezone.now(), from_agent_id=agent_id,
-                reason="offer_timeout", offer_event_id=offer_event_id, missed_in_a_row=missed)
+        record(conversation, events.Requeued(from_agent_id=agent_id, reason="offer_timeout",
+                                              offer_event_id=offer_event_id), Actor.system(), timezone.now())
         _publish_state(conversation)
-        _route_after_commit(conversation)
-        if missed >= MISSED_OFFERS_BEFORE_AWAY:
-            presence.set_agent_status(agent, Agent.Status.AWAY)
     return conversation
 
 
@@ -413,10 +422,10 @@ def transfer_conversation(
     """
     if sum(target is not None for target in (to_agent, to_department, to_skill)) != 1:
         raise LifecycleError("transfer to exactly one of an agent, a department or a skill", code="invalid_field")
-    with transaction.atomic():
+    with transition():
         target = _take_slot(to_agent.pk) if to_agent else None
-        conversation = _lock(conversation_id)
-        _require_status(conversation, ACTIVE_STATUSES, "transfer")
+        conversation = lock(conversation_id)
+        require_status(conversation, Conversation.ACTIVE_STATUSES, "transfer")
         from_agent = conversation.assigned_agent_id
         if target is not None:
             if target.pk == from_agent:
@@ -431,12 +440,12 @@ def transfer_conversation(
             if to_skill is not None:
                 conversation.required_skills.set([to_skill])
         conversation.save(update_fields=["status", "assigned_agent", "department"])
-        _record(conversation, Kind.TRANSFERRED, actor, timezone.now(), from_agent_id=from_agent,
-                to_agent_id=target.pk if target else None,
-                to_department_id=to_department.pk if to_department else None,
-                to_skill_id=to_skill.pk if to_skill else None, note=note)
+        record(conversation, events.Transferred(
+            from_agent_id=from_agent, to_agent_id=target.pk if target else None,
+            to_department_id=to_department.pk if to_department else None,
+            to_skill_id=to_skill.pk if to_skill else None, note=note,
+        ), actor, timezone.now())
         _publish_state(conversation)
-        _route_after_commit(conversation)
     return conversation
 
 
@@ -447,12 +456,12 @@ def close_conversation(
     """End a chat: abandoned if still queued, missed if no agent ever replied, else closed.
 
     ended_at: when the chat really ended, if that was before now (a visitor who left the site,
-    found after a grace period: widget/departures.py), so its wait is measured to that moment.
+    found after a grace period: conversations/departures.py), so its wait is measured to that moment.
     Never before the chat's last event: the event history stays in order.
     """
-    with transaction.atomic():
-        conversation = _lock(conversation_id)
-        _require_status(conversation, Conversation.OPEN_STATUSES, "close")
+    with transition():
+        conversation = lock(conversation_id)
+        require_status(conversation, Conversation.OPEN_STATUSES, "close")
         if conversation.status == Status.QUEUED:
             outcome = Status.ABANDONED
         elif conversation.messages.filter(author=Message.Author.AGENT, visibility=Message.Visibility.PUBLIC).exists():
@@ -464,11 +473,9 @@ def close_conversation(
             now = _not_before_last_event(conversation, min(ended_at, now))
         conversation.status, conversation.closed_at = outcome, now
         conversation.save(update_fields=["status", "closed_at"])
-        _record(conversation, outcome, actor, now, agent_id=conversation.assigned_agent_id,
-                resolved=resolved, summary=summary, **(details or {}))
+        record(conversation, events.KINDS[outcome](agent_id=conversation.assigned_agent_id, resolved=resolved,
+                                                    summary=summary, **(details or {})), actor, now)
         _publish_state(conversation)
-        _route_after_commit(conversation)
-        _schedule_survey(conversation)
     return conversation
 
 
@@ -480,7 +487,7 @@ def leave_offline_message(
     A resend with the same client id returns the first conversation. The team hears of it in the
     site's next offline notice, a reaction written in this transaction (_schedule_offline_notice).
     """
-    with transaction.atomic():
+    with transition():
         visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
         earlier = Message.objects.filter(
             Q(conversation__visitor=visitor) & Q(conversation__status=Status.OFFLINE), client_id=client_id
@@ -496,7 +503,7 @@ def leave_offline_message(
         )
         Message.objects.create(conversation=conversation, seq=1, client_id=client_id,
                                author=Message.Author.VISITOR, text=text, created_at=now)
-        _record(conversation, Kind.OFFLINE_MESSAGE, Actor.visitor(), now, chars=len(text))
+        record(conversation, events.OfflineMessage(chars=len(text)), Actor.visitor(), now)
         _schedule_offline_notice(site, now)
         publish_on_commit([site_staff_group(site.pk)], frames.state_frame(conversation))
     return conversation, True
@@ -514,8 +521,8 @@ def _schedule_offline_notice(site: Site, now: datetime) -> None:
 
 def record_page_view(*, conversation_id: int, url: str, title: str) -> bool:
     """Add a page to an open conversation's visitor context when the visitor moves to a new page."""
-    with transaction.atomic():
-        conversation = _lock(conversation_id)
+    with transition():
+        conversation = lock(conversation_id)
         if not conversation.is_open:
             return False
         pages = conversation.context.setdefault("pages", [])
@@ -525,7 +532,7 @@ def record_page_view(*, conversation_id: int, url: str, title: str) -> bool:
         pages.append({"url": url, "title": title, "at": now.isoformat()})
         conversation.context["page_url"], conversation.context["page_title"] = url, title
         conversation.save(update_fields=["context"])
-        _record(conversation, Kind.CONTEXT, Actor.visitor(), now, url=url)
+        record(conversation, events.PageViewed(url=url), Actor.visitor(), now)
         publish_on_commit([staff_group(conversation.pk)], {"type": "context", "conversation_id": str(conversation.public_id),
                                                            "context": conversation.context})
     return True
@@ -546,26 +553,26 @@ def _check_tag_site(conversation: Conversation, tag: Tag) -> None:
 
 def tag_conversation(*, conversation_id: int, actor: Actor, tag: Tag) -> bool:
     """Add one of the site's tags; returns False (and records nothing) if the chat already has it."""
-    with transaction.atomic():
-        conversation = _lock(conversation_id)
+    with transition():
+        conversation = lock(conversation_id)
         _check_tag_site(conversation, tag)
         if conversation.tags.filter(pk=tag.pk).exists():
             return False
         conversation.tags.add(tag)
-        _record(conversation, Kind.TAGGED, actor, timezone.now(), tag_id=tag.pk, tag=tag.name)
+        record(conversation, events.Tagged(tag_id=tag.pk, tag=tag.name), actor, timezone.now())
         _publish_tags(conversation)
     return True
 
 
 def untag_conversation(*, conversation_id: int, actor: Actor, tag: Tag) -> bool:
     """Remove a tag; returns False (and records nothing) if the chat did not have it."""
-    with transaction.atomic():
-        conversation = _lock(conversation_id)
+    with transition():
+        conversation = lock(conversation_id)
         _check_tag_site(conversation, tag)
         if not conversation.tags.filter(pk=tag.pk).exists():
             return False
         conversation.tags.remove(tag)
-        _record(conversation, Kind.UNTAGGED, actor, timezone.now(), tag_id=tag.pk, tag=tag.name)
+        record(conversation, events.Untagged(tag_id=tag.pk, tag=tag.name), actor, timezone.now())
         _publish_tags(conversation)
     return True
 
@@ -586,13 +593,13 @@ def start_wrapup(*, conversation_id: int, actor: Actor) -> bool:
     The first call since the chat last changed hands counts; later ones return False and record
     nothing. close_with_wrapup reads it so handle time can include the after-chat work.
     """
-    with transaction.atomic():
-        conversation = _lock(conversation_id)
-        _require_status(conversation, ACTIVE_STATUSES, "wrap up")
+    with transition():
+        conversation = lock(conversation_id)
+        require_status(conversation, Conversation.ACTIVE_STATUSES, "wrap up")
         if _current_wrapup(conversation) is not None:
             return False
         now = timezone.now()
-        _record(conversation, Kind.WRAPUP, actor, now, agent_id=conversation.assigned_agent_id)
+        record(conversation, events.WrapupStarted(agent_id=conversation.assigned_agent_id), actor, now)
         publish_on_commit([staff_group(conversation.pk)], {
             "type": "wrapup", "conversation_id": str(conversation.public_id), "started_at": now.isoformat(),
         })
@@ -611,9 +618,9 @@ def close_with_wrapup(
     message ("last_message"), else null. After-chat work = the close event's `at` minus
     `wrapup_started_at`.
     """
-    with transaction.atomic():
-        conversation = _lock(conversation_id)
-        _require_status(conversation, Conversation.OPEN_STATUSES, "close")
+    with transition():
+        conversation = lock(conversation_id)
+        require_status(conversation, Conversation.OPEN_STATUSES, "close")
         for tag in tags:
             _check_tag_site(conversation, tag)
         if tags:
@@ -633,136 +640,3 @@ def close_with_wrapup(
             details={"tags": names, "wrapup_started_at": started.isoformat() if started else None,
                      "wrapup_source": source},
         )
-
-
-# --- Post-chat survey and transcripts (surveys/) ---------------------------------------------
-
-# The chats a visitor rates: those that reached an agent (abandoned chats and offline messages did not).
-RATED_STATUSES = (Status.CLOSED, Status.MISSED)
-
-
-class AlreadyRated(LifecycleError):
-    code = "already_rated"
-
-
-class InvalidRating(LifecycleError):
-    code = "invalid_field"
-
-    def __init__(self, message: str, *, field: str):
-        super().__init__(message)
-        self.field = field
-
-
-def _schedule_survey(conversation: Conversation) -> None:
-    """After a chat ends, email its survey later unless the visitor rates it in the widget first.
-
-    A reaction in the closing transaction, due the site's survey delay after the close: the handler
-    (surveys/reactions.py) checks everything again when it runs (an email, no answer yet) and sends
-    at most one.
-    """
-    if conversation.status not in RATED_STATUSES:
-        return
-    reactions.schedule("surveys.email_survey", key=f"survey:{conversation.pk}",
-                       due_at=conversation.closed_at + timedelta(minutes=conversation.site.survey_delay_minutes),
-                       conversation_id=conversation.pk)
-
-
-def _check_score(field: str, value: int | None, bounds: tuple[int, int], asked: bool = True) -> None:
-    if value is None:
-        return
-    if not asked:
-        raise InvalidRating(f"this site does not ask for {field}", field=field)
-    if isinstance(value, bool) or not isinstance(value, int) or not bounds[0] <= value <= bounds[1]:
-        raise InvalidRating(f"{field} must be a whole number from {bounds[0]} to {bounds[1]}", field=field)
-
-
-def rate_conversation(
-    *, conversation_id: int, csat: int, channel: str, comment: str = "", nps: int | None = None,
-    ces: int | None = None,
-):
-    """Record the visitor's survey answer: the SurveyResponse row and one `rated` event.
-
-    One answer per chat: a second, from any channel, is refused with AlreadyRated and changes
-    nothing. The event holds the scores (not the comment) and `agent_id`, the agent who held the
-    chat when it ended, to whom metrics attribute the rating.
-    """
-    from surveys.models import CES_RANGE, CSAT_RANGE, MAX_COMMENT_CHARS, NPS_RANGE, SurveyResponse
-
-    comment = (comment or "").strip()
-    with transaction.atomic():
-        conversation = _lock(conversation_id)
-        _require_status(conversation, RATED_STATUSES, "rate")
-        site = conversation.site
-        if csat is None:
-            raise InvalidRating("csat is required", field="csat")
-        _check_score("csat", csat, CSAT_RANGE)
-        _check_score("nps", nps, NPS_RANGE, site.ask_nps)
-        _check_score("ces", ces, CES_RANGE, site.ask_ces)
-        if len(comment) > MAX_COMMENT_CHARS:
-            raise InvalidRating(f"comment is longer than {MAX_COMMENT_CHARS}", field="comment")
-        # Under the conversation lock, so two answers cannot both pass; the one-to-one key backs it up.
-        if SurveyResponse.objects.filter(conversation=conversation).exists():
-            raise AlreadyRated("this chat has been rated already")
-        now = timezone.now()
-        response = SurveyResponse.objects.create(conversation=conversation, channel=channel, csat=csat, nps=nps,
-                                                 ces=ces, comment=comment, created_at=now)
-        _record(conversation, Kind.RATED, Actor.visitor(), now, agent_id=conversation.assigned_agent_id,
-                csat=csat, nps=nps, ces=ces, channel=channel, commented=bool(comment))
-        publish_on_commit([visitor_group(conversation.visitor_id), staff_group(conversation.pk)], {
-            "type": "rated", "conversation_id": str(conversation.public_id), "csat": csat,
-        })
-    return response
-
-
-def request_transcript(*, conversation_id: int, request_id: str, email: str = ""):
-    """The visitor asks for the chat's transcript by email; returns (request, created).
-
-    A resend with the same request id returns the first request and sends nothing more. Without an
-    `email`, or with the one the visitor chatted with, the transcript is emailed (a visitor without
-    one gets `email_required`). Any other address first gets a confirmation email: the transcript
-    follows only once someone there confirms (confirm_transcript), so a stranger's address receives
-    at most that one fixed email. Both go out from reactions written in this transaction
-    (surveys/reactions.py); how many a visitor may ask for is limited at the socket (chatdesk/limits.py).
-    """
-    from surveys.mailing import visitor_language
-    from surveys.models import TranscriptRequest
-
-    with transaction.atomic():
-        conversation = _lock(conversation_id)
-        if conversation.status == Status.OFFLINE:
-            raise IllegalTransition("an offline message has no chat transcript")
-        earlier = TranscriptRequest.objects.filter(conversation=conversation, request_id=request_id).first()
-        if earlier is not None:
-            return earlier, False
-        own = Visitor.objects.values_list("email", flat=True).get(pk=conversation.visitor_id)
-        email = (email or "").strip() or own
-        if not email:
-            raise LifecycleError("give an email address to send the transcript to", code="email_required")
-        needs_confirmation = email.lower() != own.lower()
-        request = TranscriptRequest.objects.create(conversation=conversation, request_id=request_id, email=email,
-                                                   language=visitor_language(conversation),
-                                                   needs_confirmation=needs_confirmation)
-        _record(conversation, Kind.TRANSCRIPT_REQUESTED, Actor.visitor(), timezone.now(), request_id=request_id,
-                needs_confirmation=needs_confirmation)
-        if needs_confirmation:
-            reactions.schedule("surveys.email_transcript_confirmation", key=f"transcript-confirm:{request.pk}",
-                               transcript_request_id=request.pk)
-        else:
-            reactions.schedule("surveys.email_transcript", key=f"transcript:{request.pk}",
-                               transcript_request_id=request.pk)
-    return request, True
-
-
-def confirm_transcript(*, transcript_request_id: int):
-    """Someone at the address followed the confirmation link: the transcript is emailed to it.
-    Returns (request, confirmed now); a second confirmation changes nothing."""
-    from surveys.models import TranscriptRequest
-
-    with transaction.atomic():
-        request = TranscriptRequest.objects.select_for_update().get(pk=transcript_request_id)
-        if not request.needs_confirmation or request.confirmed_at is not None:
-            return request, False
-        request.confirmed_at = timezone.now()
-        request.save(update_fields=["confirmed_at"])
-        reactions.schedule("surveys.email_transcript", key=f"transcript:{request.pk}", transcript_request_id=request.pk)
-    return request, True

@@ -145,6 +145,7 @@ class Conversation(models.Model):
         OFFLINE = "offline", "Offline message"
 
     OPEN_STATUSES = (Status.QUEUED, Status.ASSIGNED, Status.ACTIVE)
+    ACTIVE_STATUSES = (Status.ASSIGNED, Status.ACTIVE)  # with an agent: each takes one of the agent's slots
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="conversations")

@@ -24,7 +24,7 @@ from conversations.delivery import Track
 from conversations.threads import db, in_thread
 from conversations.framing import FrameError, ids_of
 from conversations.lifecycle import LifecycleError
-from widget.ratelimit import TokenBucket
+from conversations.ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
 

@@ -23,12 +23,15 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-QUEUED, ASSIGNED, ACCEPTED, MESSAGE = "queued", "assigned", "accepted", "message"
-TRANSFERRED, REQUEUED, TAGGED, UNTAGGED = "transferred", "requeued", "tagged", "untagged"
-CLOSED, MISSED, ABANDONED, OFFLINE_MESSAGE = "closed", "missed", "abandoned", "offline_message"
-RATED = "rated"
-END_KINDS = (CLOSED, MISSED, ABANDONED)
-# The outcomes whose visitor is asked to rate the chat (conversations.lifecycle.RATED_STATUSES).
+from conversations import events as ev
+
+# The kinds metrics read, named by the event records (conversations/events.py).
+QUEUED, ASSIGNED, ACCEPTED, MESSAGE = ev.Queued.kind, ev.Assigned.kind, ev.Accepted.kind, ev.MessagePosted.kind
+TRANSFERRED, REQUEUED, TAGGED, UNTAGGED = ev.Transferred.kind, ev.Requeued.kind, ev.Tagged.kind, ev.Untagged.kind
+OFFLINE_MESSAGE, RATED = ev.OfflineMessage.kind, ev.Rated.kind
+END_KINDS = tuple(kind for kind, record in ev.KINDS.items() if issubclass(record, ev.Ended))
+CLOSED, MISSED, ABANDONED = END_KINDS
+# The outcomes whose visitor is asked to rate the chat (surveys.services.RATED_STATUSES).
 SURVEYED_OUTCOMES = (CLOSED, MISSED)
 # The events that change who holds a chat, or end it; a chat's history is read from these.
 HANDOVER_KINDS = (ASSIGNED, ACCEPTED, TRANSFERRED, REQUEUED)
@@ -55,7 +58,7 @@ DEFAULT_CONFIG = Config()
 
 @dataclass(frozen=True)
 class Event:
-    """One ConversationEvent row: only the columns metrics read."""
+    """One ConversationEvent row: only the columns metrics read (`details` as stored; `record` parses it)."""
 
     conversation_id: int
     kind: str
@@ -196,53 +199,52 @@ def chat_facts(chat: Chat, events: list[Event], tag_ids_by_name: dict[tuple[int,
             holding = None
 
     for event in sorted(events, key=lambda e: (e.at, e.id)):
-        d = event.details or {}
-        if event.kind == QUEUED and facts.queued_at is None:
+        if event.kind not in ev.KINDS:
+            continue
+        r = ev.parse(event.kind, event.details)
+        if isinstance(r, ev.Queued) and facts.queued_at is None:
             facts.queued_at = event.at
-        elif event.kind == OFFLINE_MESSAGE and facts.offline_at is None:
+        elif isinstance(r, ev.OfflineMessage) and facts.offline_at is None:
             facts.offline_at = event.at
-        elif event.kind == ASSIGNED and d.get("agent_id") is not None:
+        elif isinstance(r, ev.Assigned) and r.agent_id is not None:
             release(event.at)
-            holding = Segment(agent_id=d["agent_id"], assigned_at=event.at)
+            holding = Segment(agent_id=r.agent_id, assigned_at=event.at)
             facts.segments.append(holding)
-            facts.assignments.append((event.at, d["agent_id"]))
-        elif event.kind == ACCEPTED:
-            agent_id = d.get("agent_id")
-            if holding is not None and holding.agent_id == agent_id and holding.accepted_at is None:
+            facts.assignments.append((event.at, r.agent_id))
+        elif isinstance(r, ev.Accepted):
+            if holding is not None and holding.agent_id == r.agent_id and holding.accepted_at is None:
                 holding.accepted_at = event.at
             if facts.first_accepted_at is None:
-                facts.first_accepted_at, facts.first_accepted_agent_id = event.at, agent_id
-        elif event.kind == TRANSFERRED:
-            facts.transfers.append((event.at, d.get("from_agent_id")))
+                facts.first_accepted_at, facts.first_accepted_agent_id = event.at, r.agent_id
+        elif isinstance(r, ev.Transferred):
+            facts.transfers.append((event.at, r.from_agent_id))
             release(event.at)
-            if d.get("to_agent_id") is not None:
-                holding = Segment(agent_id=d["to_agent_id"], assigned_at=event.at)
+            if r.to_agent_id is not None:
+                holding = Segment(agent_id=r.to_agent_id, assigned_at=event.at)
                 facts.segments.append(holding)
-                facts.assignments.append((event.at, d["to_agent_id"]))
-        elif event.kind == REQUEUED:
+                facts.assignments.append((event.at, r.to_agent_id))
+        elif isinstance(r, ev.Requeued):
             release(event.at)
-        elif event.kind == MESSAGE:
-            author = d.get("author", "system")
-            visibility = d.get("visibility", "public")
+        elif isinstance(r, ev.MessagePosted):
+            author, visibility = r.author or "system", r.visibility or "public"
             agent_id = event.actor_agent_id if author == "agent" else None
-            facts.messages.append(Message(event.at, author, visibility, agent_id, bool(d.get("canned_response_id"))))
+            facts.messages.append(Message(event.at, author, visibility, agent_id, bool(r.canned_response_id)))
             if author == "agent" and visibility == "public" and facts.first_reply_at is None:
                 facts.first_reply_at, facts.first_reply_agent_id = event.at, agent_id
-        elif event.kind == TAGGED and d.get("tag_id") is not None:
-            tags.add(d["tag_id"])
-        elif event.kind == UNTAGGED and d.get("tag_id") is not None:
-            tags.discard(d["tag_id"])
-        elif event.kind == RATED and facts.csat is None:
-            facts.csat, facts.nps, facts.ces = d.get("csat"), d.get("nps"), d.get("ces")
-        elif event.kind in END_KINDS and facts.outcome is None:
+        elif isinstance(r, ev.Tagged) and r.tag_id is not None:
+            tags.add(r.tag_id)
+        elif isinstance(r, ev.Untagged) and r.tag_id is not None:
+            tags.discard(r.tag_id)
+        elif isinstance(r, ev.Rated) and facts.csat is None:
+            facts.csat, facts.nps, facts.ces = r.csat, r.nps, r.ces
+        elif isinstance(r, ev.Ended) and facts.outcome is None:
             release(event.at)
             facts.ended_at, facts.outcome = event.at, event.kind
-            facts.end_agent_id = d.get("agent_id")
-            facts.resolved = d.get("resolved")
-            facts.wrapup_started_at = _parse_time(d.get("wrapup_started_at"))
-            if "tags" in d and tag_ids_by_name is not None:
+            facts.end_agent_id, facts.resolved = r.agent_id, r.resolved
+            facts.wrapup_started_at = _parse_time(r.wrapup_started_at)
+            if r.tags is not None and tag_ids_by_name is not None:
                 # close_with_wrapup adds its tags without tagged events; its list is the whole set.
-                tags = {tag_ids_by_name[(chat.site_id, name)] for name in d["tags"]
+                tags = {tag_ids_by_name[(chat.site_id, name)] for name in r.tags
                         if (chat.site_id, name) in tag_ids_by_name}
     facts.tag_ids = frozenset(tags)
     return facts
@@ -551,12 +553,8 @@ def _mean(values: np.ndarray, *, digits: int, scale: int = 1) -> float | None:
 
 
 def _nearest_rank(ordered, share: float):
-    return ordered[max(1, math.ceil(share * len(ordered))) - 1]
-
-
-def percentile(values, share: float):
     """Nearest rank: the smallest value with at least `share` of the values at or below it."""
-    return _nearest_rank(sorted(values), share) if len(values) else None
+    return ordered[max(1, math.ceil(share * len(ordered))) - 1]
 
 
 def summarise(milliseconds: np.ndarray) -> dict:

@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from conversations import events
 from metrics import compute
 
 CONVERSION_WINDOW = timedelta(days=7)
@@ -161,7 +162,7 @@ def load_conversion(start: datetime, end: datetime, *, site_id: int | None = Non
     closes = ConversationEvent.objects.filter(kind=compute.CLOSED, at__gte=start, at__lt=end)
     if site_id is not None:
         closes = closes.filter(conversation__site_id=site_id)
-    rows = [(pk, visitor_id, at, (details or {}).get("agent_id")) for pk, visitor_id, at, details in
+    rows = [(pk, visitor_id, at, events.parse(compute.CLOSED, details).agent_id) for pk, visitor_id, at, details in
             closes.values_list("conversation_id", "conversation__visitor_id", "at", "details")]
     if agent_id is not None:
         rows = [row for row in rows if row[3] == agent_id]

@@ -54,9 +54,3 @@ def days_to_refresh(now: datetime | None = None, *, config: compute.Config = com
     today = local_today(now)
     settled = today - timedelta(days=config.fcr_window.days + 1)
     return [settled, today - timedelta(days=1), today]
-
-
-def tallies_from_rollups(first_day: date, last_day: date, scope: str) -> dict[tuple[date, int], compute.Tally]:
-    """The stored tallies of a scope per (day, key)."""
-    return {(row.day, row.key): row.to_tally()
-            for row in DailyRollup.objects.filter(scope=scope, day__gte=first_day, day__lte=last_day)}

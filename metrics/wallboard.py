@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from agents.console import ACTIVE_STATUSES, queue_summary
+from agents.console import queue_summary
 from agents.models import Agent, Skill
 from agents.permissions import is_manager
 from conversations.connections import consoles
@@ -52,7 +52,7 @@ def today_metrics(now: datetime, tz: ZoneInfo | None = None) -> dict:
 def agents_on_the_floor() -> list[dict]:
     """Every agent: status, chats in progress against their cap, console connected (one query + Redis)."""
     agents = list(Agent.objects.annotate(
-        active=Count("conversations", filter=Q(conversations__status__in=ACTIVE_STATUSES))
+        active=Count("conversations", filter=Q(conversations__status__in=Conversation.ACTIVE_STATUSES))
     ).order_by("display_name", "id"))
     connected = consoles.connected([a.pk for a in agents])
     return [{"id": a.pk, "name": a.display_name, "role": a.role, "status": a.status, "active": a.active,
@@ -66,7 +66,7 @@ def snapshot(now: datetime | None = None) -> dict:
     skill_names = dict(Skill.objects.values_list("slug", "name"))
     agents = agents_on_the_floor()
     by_status = Counter(a["status"] for a in agents)
-    in_progress = Counter(Conversation.objects.filter(status__in=ACTIVE_STATUSES).values_list("status", flat=True))
+    in_progress = Counter(Conversation.objects.filter(status__in=Conversation.ACTIVE_STATUSES).values_list("status", flat=True))
     return {
         "type": "wallboard",
         "at": now.isoformat(),

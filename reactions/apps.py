@@ -7,5 +7,6 @@ class ReactionsConfig(AppConfig):
     verbose_name = "Reactions (durable side effects)"
 
     def ready(self) -> None:
-        # Every app's reactions.py registers its handlers: a worker can then run any due row.
-        autodiscover_modules("reactions")
+        # Every app's reactions.py registers its handlers (a worker can then run any due row), and its
+        # subscribers.py its subscribers (reactions/subscriptions.py).
+        autodiscover_modules("reactions", "subscribers")

@@ -1,6 +1,6 @@
 """Post-chat surveys and transcript requests (docs/metrics.md: CSAT, NPS, CES).
 
-A SurveyResponse is written only by conversations.lifecycle.rate_conversation, together with the
+A SurveyResponse is written only by surveys.services.rate_conversation, together with the
 chat's one `rated` event. Survey and TranscriptRequest rows record emails, each marked sent once
 it has gone (surveys/mailing.py), so a run after a crash sends nothing more.
 """

@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from chatdesk import limits
-from conversations.lifecycle import RATED_STATUSES
+from surveys.services import RATED_STATUSES
 from conversations.models import Conversation, Message
 from reactions import handles
 from surveys import mailing
@@ -20,7 +20,7 @@ from surveys.models import Survey, SurveyResponse, TranscriptRequest
 @handles("surveys.email_survey")
 def email_survey(*, conversation_id: int) -> None:
     """Email the survey link of an ended chat whose visitor left an email and has not answered
-    (scheduled by lifecycle.close_conversation, the site's survey delay after the close)."""
+    (scheduled by surveys.subscribers when the chat ends, the site's survey delay after the close)."""
     conversation = Conversation.objects.select_related("site", "visitor").filter(pk=conversation_id).first()
     if conversation is None or conversation.status not in RATED_STATUSES or not conversation.visitor.email:
         return
@@ -60,7 +60,7 @@ def _first_survey_of_the_day(survey: Survey) -> bool:
 @handles("surveys.email_transcript")
 def email_transcript(*, transcript_request_id: int) -> None:
     """Email the chat's public messages (never internal notes or whispers) for one request
-    (scheduled by lifecycle.request_transcript, or confirm_transcript for another address)."""
+    (scheduled by surveys.services.request_transcript, or confirm_transcript for another address)."""
     request = TranscriptRequest.objects.select_related("conversation__site").filter(
         pk=transcript_request_id, emailed_at__isnull=True).first()
     if request is None or (request.needs_confirmation and request.confirmed_at is None):
@@ -78,7 +78,7 @@ def email_transcript(*, transcript_request_id: int) -> None:
 @handles("surveys.email_transcript_confirmation")
 def email_transcript_confirmation(*, transcript_request_id: int) -> None:
     """Ask an address the visitor did not chat with whether it wants the transcript: a fixed text
-    and a signed link, nothing the visitor wrote (scheduled by lifecycle.request_transcript)."""
+    and a signed link, nothing the visitor wrote (scheduled by surveys.services.request_transcript)."""
     request = TranscriptRequest.objects.select_related("conversation__site").filter(
         pk=transcript_request_id, needs_confirmation=True, confirmation_emailed_at__isnull=True).first()
     if request is None:

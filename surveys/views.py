@@ -1,6 +1,6 @@
 """The survey page behind the emailed link: a plain HTML form (no JavaScript), CSRF-protected.
 
-It records through conversations.lifecycle.rate_conversation, as the widget does, so a second
+It records through surveys.services.rate_conversation, as the widget does, so a second
 answer from either place is refused and the page says the chat was rated already.
 """
 
@@ -9,9 +9,8 @@ from django.shortcuts import render
 from django.utils import translation
 from django.views.decorators.http import require_http_methods
 
-from conversations import lifecycle
 from conversations.models import Conversation
-from surveys import mailing
+from surveys import mailing, services
 from surveys.forms import SurveyForm
 from surveys.models import SurveyResponse, TranscriptRequest
 
@@ -24,7 +23,7 @@ def survey_page(request, token: str):
     except (signing.BadSignature, Conversation.DoesNotExist, ValueError):
         conversation = None
     # Only an ended chat is surveyed: a link to one still open was never sent, so it is no link at all.
-    if conversation is None or conversation.status not in lifecycle.RATED_STATUSES:
+    if conversation is None or conversation.status not in services.RATED_STATUSES:
         return render(request, "surveys/survey.html", {"state": "invalid"}, status=404)
     # The page speaks the visitor's language (the one they chatted in), whatever the mail client's.
     with translation.override(mailing.visitor_language(conversation)):
@@ -39,11 +38,11 @@ def _survey(request, conversation: Conversation):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            lifecycle.rate_conversation(
+            services.rate_conversation(
                 conversation_id=conversation.pk, channel=SurveyResponse.Channel.EMAIL, csat=data["csat"],
                 comment=data["comment"], nps=data.get("nps"), ces=data.get("ces"),
             )
-        except lifecycle.AlreadyRated:
+        except services.AlreadyRated:
             return render(request, "surveys/survey.html", {"state": "answered", "site": site})
         return render(request, "surveys/survey.html", {"state": "thanks", "site": site})
     return render(request, "surveys/survey.html", {"state": "form", "site": site, "form": form},
@@ -62,6 +61,6 @@ def transcript_confirmation(request, token: str):
     context = {"site": transcript.conversation.site, "email": transcript.email}
     with translation.override(transcript.language):
         if request.method == "POST" or transcript.confirmed_at is not None:
-            lifecycle.confirm_transcript(transcript_request_id=transcript.pk)
+            services.confirm_transcript(transcript_request_id=transcript.pk)
             return render(request, "surveys/transcript_confirmation.html", {"state": "sent", **context})
         return render(request, "surveys/transcript_confirmation.html", {"state": "confirm", **context})

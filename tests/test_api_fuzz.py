@@ -38,6 +38,7 @@ from conversations import lifecycle
 from conversations.lifecycle import Actor
 from conversations.models import Conversation, Tag
 from metrics import goals
+from surveys import services as survey_services
 from tests.personas import make_agent, make_site, make_topic, make_visitor
 
 # The API's contract, not the database's: the SQLite pass runs it (tests/run.py).
@@ -116,7 +117,7 @@ def support_desk(db) -> None:
     lifecycle.post_message(conversation_id=ann, actor=Actor.of_agent(alice), text="Happy to help")
     lifecycle.tag_conversation(conversation_id=ann, actor=Actor.of_agent(alice), tag=refund)
     lifecycle.close_conversation(conversation_id=ann, actor=Actor.of_agent(alice), resolved=True)
-    lifecycle.rate_conversation(conversation_id=ann, csat=5, nps=9, channel="widget")
+    survey_services.rate_conversation(conversation_id=ann, csat=5, nps=9, channel="widget")
     goals.record_goal(site=acme, visitor=chats["Ann"].visitor, client_id="g1", name="purchase", value=49.9)
     lifecycle.assign_conversation(conversation_id=chats["Ben"].pk, agent=bob, actor=Actor.system())
     sign_in(alice.user, SESSION_KEYS["agent"])

@@ -257,15 +257,15 @@ def add_admin_objects(w) -> None:
         ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule,
     )
 
-    from conversations import lifecycle
     from conversations.models import Ban, Conversation, Visitor
     from metrics.models import DailyRollup
     from reactions.models import Reaction
+    from surveys import services as survey_services
     from surveys.models import Survey, SurveyResponse, TranscriptRequest
 
     now = timezone.now()
     seen = {"user_agent": "test", "http_accept": "*/*", "path_info": "/accounts/login/", "username": "bob"}
-    lifecycle.rate_conversation(conversation_id=w.anns_earlier.pk, channel=SurveyResponse.Channel.WIDGET, csat=4)
+    survey_services.rate_conversation(conversation_id=w.anns_earlier.pk, channel=SurveyResponse.Channel.WIDGET, csat=4)
     interval = IntervalSchedule.objects.create(every=10, period=IntervalSchedule.SECONDS)
     objects = {
         "auth/group": Group.objects.create(name="Leads"),

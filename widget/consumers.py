@@ -21,6 +21,7 @@ from conversations.sockets import CLOSE_SERVICE_UNAVAILABLE, FrameSocket
 from conversations.threads import db
 from metrics import goals
 from surveys import selectors as survey_selectors
+from surveys import services as survey_services
 from widget import guards, protocol, services
 from widget.context import visitor_context
 from widget.origins import origin_allowed
@@ -89,7 +90,7 @@ class VisitorConsumer(FrameSocket):
             self.tracks[self.conversation.pk] = Track(cursor=0, sent=0)
         # The denominator of visitor engagement (docs/metrics.md).
         await db(goals.record_widget_load)(site=self.site, visitor=self.visitor, new_visit=bool(frame.get("new_visit")))
-        # A queued visitor with no widget open for long has left (widget/departures.py).
+        # A queued visitor with no widget open for long has left (conversations/departures.py).
         if not await self.join_live(visitor_group(self.visitor.pk), presence=(widgets, self.visitor.pk)):
             return
         await self.send_frame({
@@ -203,7 +204,7 @@ class VisitorConsumer(FrameSocket):
         if conversation is None:
             return await self.send_error("no_conversation", "no such conversation of this visitor",
                                          field="conversation_id", conversation_id=frame["conversation_id"])
-        await db(lifecycle.rate_conversation)(
+        await db(survey_services.rate_conversation)(
             conversation_id=conversation.pk, channel="widget", csat=frame["csat"], comment=frame.get("comment") or "",
             nps=frame.get("nps"), ces=frame.get("ces"),
         )
@@ -217,7 +218,7 @@ class VisitorConsumer(FrameSocket):
                                          conversation_id=frame["conversation_id"])
         await db(guards.transcript_email)(conversation=conversation, request_id=frame["client_id"],
                                           address=self.address)
-        request, _ = await db(lifecycle.request_transcript)(
+        request, _ = await db(survey_services.request_transcript)(
             conversation_id=conversation.pk, request_id=frame["client_id"], email=(frame.get("email") or "").strip(),
         )
         await self.send_frame({"type": "transcript_requested", "client_id": frame["client_id"],

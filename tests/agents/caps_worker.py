@@ -79,7 +79,7 @@ def work(site_id: int, start_at: float, seed_value: int) -> dict:
 
 def report(site_id: int) -> dict:
     loads = agents_of(site_id).annotate(
-        active=Count("conversations", filter=Q(conversations__status__in=lifecycle.ACTIVE_STATUSES))
+        active=Count("conversations", filter=Q(conversations__status__in=Conversation.ACTIVE_STATUSES))
     ).values_list("active", "max_concurrent_chats")
     per_conversation = ConversationEvent.objects.filter(
         conversation__site_id=site_id, kind=ConversationEvent.Kind.ASSIGNED
@@ -89,7 +89,7 @@ def report(site_id: int) -> dict:
         "assigned_events": sum(per_conversation),
         "most_assignments_of_one_chat": max(per_conversation, default=0),
         # Routing passes accept at once (auto-accept); direct assignments stay assigned.
-        "assigned_now": Conversation.objects.filter(site_id=site_id, status__in=lifecycle.ACTIVE_STATUSES).count(),
+        "assigned_now": Conversation.objects.filter(site_id=site_id, status__in=Conversation.ACTIVE_STATUSES).count(),
         "queued_now": Conversation.objects.filter(site_id=site_id, status=Conversation.Status.QUEUED).count(),
     }
 

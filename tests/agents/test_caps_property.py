@@ -104,7 +104,7 @@ class World:
     def loads(self) -> dict[int, tuple[int, int]]:
         result = {}
         for agent in Agent.objects.filter(pk__in=[a.pk for a in self.agents]):
-            active = Conversation.objects.filter(assigned_agent=agent, status__in=lifecycle.ACTIVE_STATUSES).count()
+            active = Conversation.objects.filter(assigned_agent=agent, status__in=Conversation.ACTIVE_STATUSES).count()
             result[agent.pk] = (active, agent.max_concurrent_chats)
         return result
 
@@ -130,7 +130,7 @@ class World:
             assert gained <= 1 + released + moved
             if chat.status == Conversation.Status.QUEUED:
                 assert chat.assigned_agent_id is None
-            elif chat.status in lifecycle.ACTIVE_STATUSES:
+            elif chat.status in Conversation.ACTIVE_STATUSES:
                 assert chat.assigned_agent_id is not None
 
         for chat in Conversation.objects.filter(site=self.site, status=Conversation.Status.QUEUED):

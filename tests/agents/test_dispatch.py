@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from agents import dispatch, presence, tasks
+from agents import dispatch, presence
 from agents.models import Agent, AgentStatusEvent, Department, RoutingEvent
 from chatdesk import redis_keys
 from agents.tasks import sweep_queues
@@ -59,7 +59,7 @@ class Deferred:
         for site_id in sites:
             redis_keys.client().delete(dispatch._key(site_id, "told"))
             with self.capture_on_commit_callbacks(execute=True):
-                tasks.broadcast_queue_positions(site_id)
+                dispatch.broadcast_queue_positions(site_id)
 
 
 def staff(username, support, **kwargs):

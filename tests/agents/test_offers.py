@@ -102,8 +102,7 @@ def test_an_offer_not_accepted_in_time_goes_to_the_next_agent_and_counts_against
     # Alice is still the better match and has room, but she just let it expire: Bob gets it.
     assert (ann.status, ann.assigned_agent_id) == (Conversation.Status.ASSIGNED, bob.pk)
     missed = ann.events.get(kind=Kind.REQUEUED)
-    assert (missed.details["reason"], missed.details["from_agent_id"], missed.details["missed_in_a_row"]) == (
-        "offer_timeout", alice.pk, 1)
+    assert (missed.details["reason"], missed.details["from_agent_id"]) == ("offer_timeout", alice.pk)
     alice.refresh_from_db()
     assert (alice.missed_offers_in_a_row, alice.status) == (1, Agent.Status.ONLINE)
 
@@ -270,3 +269,56 @@ def test_a_visitor_waiting_past_the_site_limit_is_offered_the_offline_form_once(
     assert ann.status == Conversation.Status.QUEUED  # the chat is kept
     assert RoutingEvent.objects.get(conversation=ann, kind=RoutingEvent.Kind.OFFLINE_OFFERED).details[
         "limit_seconds"] == 300
+
+
+# --- One assignment, whoever assigns ------------------------------------------------------------
+
+def queued_chat(acme, topic, name="Ann"):
+    """A waiting chat nobody could take (no agent online when it arrived)."""
+    chat = start(acme, topic, name)
+    assert chat.status == Conversation.Status.QUEUED
+    return chat
+
+
+@pytest.mark.parametrize("accept_mode, status, expiries", [
+    (Department.AcceptMode.AUTO, Conversation.Status.ACTIVE, 0),
+    (Department.AcceptMode.OFFER, Conversation.Status.ASSIGNED, 1),
+])
+def test_a_supervisors_console_reassign_of_a_queued_chat_follows_its_departments_accept_mode(
+        acme, support, orders, accept_mode, status, expiries):
+    from agents import console
+
+    support.accept_mode = accept_mode
+    support.save(update_fields=["accept_mode"])
+    ann = queued_chat(acme, orders)
+    alice = staff("alice", support, skills={"orders": 5})
+    sam = make_agent("sam", role=Agent.Role.SUPERVISOR)
+    console.reassign(sam, ann, alice.pk)
+    ann.refresh_from_db()
+    assert (ann.status, ann.assigned_agent_id) == (status, alice.pk)
+    assert len(scheduled()) == expiries
+
+
+def test_an_agent_who_takes_a_chat_of_an_offer_department_has_it_accepted_at_once(acme, support, orders):
+    from agents import console
+
+    ann = queued_chat(acme, orders)
+    alice = staff("alice", support, skills={"orders": 5})
+    console.take(alice, ann)
+    ann.refresh_from_db()
+    assert (ann.status, ann.assigned_agent_id) == (Conversation.Status.ACTIVE, alice.pk)
+    accepted = ann.events.get(kind=Kind.ACCEPTED)
+    assert (accepted.details["auto"], accepted.actor_agent_id) == (False, alice.pk)
+    assert scheduled() == []
+
+
+def test_a_take_refused_at_the_cap_leaves_the_chat_waiting_and_nothing_written(acme, support, orders):
+    from agents import console
+
+    ann = queued_chat(acme, orders)
+    alice = staff("alice", support, cap=0, skills={"orders": 5})
+    events_before = ann.events.count()
+    with pytest.raises(lifecycle.AgentAtCapacity):
+        console.take(alice, ann)
+    ann.refresh_from_db()
+    assert (ann.status, ann.assigned_agent_id, ann.events.count()) == (Conversation.Status.QUEUED, None, events_before)

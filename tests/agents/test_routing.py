@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from agents.routing import (
     BEST_SKILL, LEAST_BUSY, LONGEST_IDLE, ROUND_ROBIN, AgentSnapshot, ChatSnapshot, Policy, Stage, choose,
-    estimate_wait, handle_time, matching_capacity, next_widening_at, plan, stage_for,
+    estimate_wait, handle_time, matching_capacity, plan, stage_for,
 )
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -136,7 +136,7 @@ def test_a_new_chat_waits_for_the_departments_minimum_proficiency():
 def test_after_waiting_a_chat_accepts_lower_proficiency_then_any_agent_then_the_fallback_department():
     chat = orders_chat(waited=10)
     assert stage_for(chat, SUPPORT_WIDENING, NOW) == Stage.SKILLED
-    assert next_widening_at(chat, SUPPORT_WIDENING, NOW) == 20
+    assert stage_for(orders_chat(waited=19.9), SUPPORT_WIDENING, NOW) == Stage.SKILLED  # widens at 20 s
 
     lower = orders_chat(waited=30)
     assert stage_for(lower, SUPPORT_WIDENING, NOW) == Stage.ANY_PROFICIENCY
@@ -150,7 +150,7 @@ def test_after_waiting_a_chat_accepts_lower_proficiency_then_any_agent_then_the_
     fallback = orders_chat(waited=500)
     decision = choose(fallback, [dave(active=3), frank()], SUPPORT_WIDENING, NOW)
     assert (decision.agent_id, decision.stage) == (6, Stage.FALLBACK)
-    assert next_widening_at(fallback, SUPPORT_WIDENING, NOW) is None
+    assert stage_for(orders_chat(waited=50_000), SUPPORT_WIDENING, NOW) == Stage.FALLBACK  # the last stage
 
 
 def test_a_department_without_a_fallback_never_reaches_the_fallback_stage():

@@ -7,6 +7,7 @@ beside it shows the arithmetic. Times are 2 March 2026 UTC.
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
 from metrics import compute
@@ -221,9 +222,9 @@ def test_an_unknown_granularity_is_refused():
 # --- Building blocks --------------------------------------------------------------------------
 
 def test_p90_is_the_nearest_rank():
-    assert compute.percentile(list(range(1, 11)), 0.9) == 9  # ceil(9.0) = 9th of 10
-    assert compute.percentile(list(range(1, 12)), 0.9) == 10  # ceil(9.9) = 10th of 11
-    assert compute.percentile([], 0.9) is None
+    assert compute.summarise(np.arange(1, 11) * 1000)["p90"] == 9  # ceil(9.0) = 9th of 10
+    assert compute.summarise(np.arange(1, 12) * 1000)["p90"] == 10  # ceil(9.9) = 10th of 11
+    assert compute.summarise(np.array([], dtype=np.int64))["p90"] is None
 
 
 def test_online_time_runs_from_the_status_before_the_range_and_stops_at_the_end():

@@ -158,12 +158,12 @@ async def test_a_visitor_starting_a_chat_brings_a_new_snapshot(acme, sam):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
-async def test_an_agent_going_away_in_their_console_brings_a_new_snapshot(acme, sam, alice):
-    from agents import console
+async def test_an_agent_going_away_brings_a_new_snapshot(acme, sam, alice):
+    from agents import presence
 
     board, first = await greeted(sam)
     assert first["agents_by_status"]["online"] == 2
-    await db(console.set_status)(alice, "away")
+    await db(presence.set_agent_status)(alice, "away", by=alice)
     snap = await board.snapshot()
     assert snap["agents_by_status"] == {"online": 1, "away": 1, "offline": 0}
     await board.disconnect()

@@ -6,7 +6,9 @@ import pytest
 from django.db import transaction
 
 from conversations import lifecycle
-from conversations.lifecycle import Actor, AlreadyRated, IllegalTransition, InvalidRating
+from conversations.lifecycle import Actor, IllegalTransition
+from surveys import services as survey_services
+from surveys.services import AlreadyRated, InvalidRating
 from conversations.models import Conversation, ConversationEvent
 from reactions.models import Reaction
 from surveys.models import SurveyResponse
@@ -16,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 def rate(chat, **fields):
-    return lifecycle.rate_conversation(conversation_id=chat.pk, channel="widget", **{"csat": 5, **fields})
+    return survey_services.rate_conversation(conversation_id=chat.pk, channel="widget", **{"csat": 5, **fields})
 
 
 def rated_events(chat):

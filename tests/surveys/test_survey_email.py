@@ -15,6 +15,7 @@ from conversations.models import ConversationEvent, Message
 from reactions import dispatcher
 from reactions.models import Reaction
 from surveys import mailing
+from surveys import services as survey_services
 from surveys.models import Survey, SurveyResponse, TranscriptRequest
 from surveys.reactions import email_survey, email_transcript
 
@@ -53,7 +54,7 @@ def test_the_survey_is_emailed_once_however_often_its_handler_runs(closed_chat):
 
 
 def test_no_survey_goes_to_a_visitor_who_rated_in_the_widget_or_left_no_email(closed_chat, ann):
-    lifecycle.rate_conversation(conversation_id=closed_chat.pk, channel="widget", csat=5)
+    survey_services.rate_conversation(conversation_id=closed_chat.pk, channel="widget", csat=5)
     email_survey(conversation_id=closed_chat.pk)
     ann.email = ""
     ann.save()
@@ -134,8 +135,8 @@ def test_a_transcript_has_the_public_messages_only_and_is_sent_once_per_request(
                            visibility=Message.Visibility.INTERNAL)
     lifecycle.post_message(conversation_id=chat.pk, actor=Actor.of_agent(alice), text="Hi Ann <3")
 
-    first, created = lifecycle.request_transcript(conversation_id=chat.pk, request_id="r1")
-    again, created_again = lifecycle.request_transcript(conversation_id=chat.pk, request_id="r1")
+    first, created = survey_services.request_transcript(conversation_id=chat.pk, request_id="r1")
+    again, created_again = survey_services.request_transcript(conversation_id=chat.pk, request_id="r1")
     assert created and not created_again and first.pk == again.pk
     assert run_due_reactions() == 1  # one reaction for the request, however often it was resent
     email_transcript(transcript_request_id=first.pk)  # a run again after a crash sends nothing more
@@ -154,7 +155,7 @@ def test_a_transcript_needs_an_email(acme, alice):
     bea = make_visitor(acme, "Bea")
     chat, _ = lifecycle.start_conversation(site=acme, visitor=bea, name="Bea")
     with pytest.raises(lifecycle.LifecycleError) as refused:
-        lifecycle.request_transcript(conversation_id=chat.pk, request_id="r1")
+        survey_services.request_transcript(conversation_id=chat.pk, request_id="r1")
     assert refused.value.code == "email_required"
 
 
@@ -165,7 +166,7 @@ def confirmation_link_in(message) -> str:
 def test_a_transcript_to_another_address_waits_for_someone_there_to_confirm(acme, ann, alice):
     chat, _ = lifecycle.start_conversation(site=acme, visitor=ann, name="Buy cheap pills", text="Buy cheap pills",
                                            client_id="q")
-    request, _ = lifecycle.request_transcript(conversation_id=chat.pk, request_id="r1", email="stranger@example.org")
+    request, _ = survey_services.request_transcript(conversation_id=chat.pk, request_id="r1", email="stranger@example.org")
     assert request.needs_confirmation
     assert run_due_reactions() == 1
 
@@ -189,7 +190,7 @@ def test_a_transcript_to_another_address_waits_for_someone_there_to_confirm(acme
 
 def test_a_forged_or_other_link_confirms_nothing(acme, ann):
     chat, _ = lifecycle.start_conversation(site=acme, visitor=ann, name="Ann")
-    own, _ = lifecycle.request_transcript(conversation_id=chat.pk, request_id="r1")  # needs no confirmation
+    own, _ = survey_services.request_transcript(conversation_id=chat.pk, request_id="r1")  # needs no confirmation
     for token in ["forged", signing.dumps(own.pk, salt=mailing.TRANSCRIPT_CONFIRMATION_SALT),
                   signing.dumps(own.pk, salt=mailing.SURVEY_LINK_SALT)]:
         assert Client().post(f"/transcript/{token}/").status_code == 404

@@ -51,7 +51,7 @@ async def test_a_supervisor_bans_a_visitor_whose_socket_is_told_and_closed_and_w
     chat = await db(Conversation.objects.get)(public_id=conversation_id)
     assert chat.status == "abandoned"  # it was still queued
     closing = await db(lambda: chat.events.get(kind=ConversationEvent.Kind.ABANDONED))()
-    assert (closing.actor_agent_id, closing.details["banned"]) == (sam.pk, True)
+    assert (closing.actor_agent_id, closing.details["reason"]) == (sam.pk, bans.CLOSE_REASON)
     ban = await db(Ban.objects.get)()
     assert (ban.reason, ban.created_by_id, ban.network) == ("spam", sam.pk, "")
     assert timedelta(hours=23) < ban.expires_at - timezone.now() <= timedelta(hours=24)

@@ -18,7 +18,8 @@ from conversations import lifecycle
 from conversations.connections import widgets
 from conversations.models import Conversation, ConversationEvent
 from tests.personas import FIRST_MESSAGE, make_agent, make_site, make_visitor
-from widget import departures
+from tests.widget.conftest import open_widget  # noqa: F401  (fixture)
+from conversations import departures
 
 pytestmark = pytest.mark.django_db(transaction=True)
 GRACE = 60

@@ -1,0 +1,217 @@
+"""What happened to a conversation, as typed records: one frozen class per ConversationEvent kind.
+
+The lifecycle builds one of these for every change; its fields, as JSON, are the row's `details`
+(`Event.details`). Readers (metrics, routing) turn rows back into records with `parse`, so a field
+is named once, here, for the writer and every reader. tests/conversations/test_events.py performs
+every transition and holds every row it wrote against these classes (`check`): a renamed or stray
+key fails there, not silently in a report.
+
+Fields added after rows were first written have defaults, so `parse` reads old rows too; `check`
+holds new rows to the exact shape.
+"""
+
+import types
+import typing
+from dataclasses import MISSING, dataclass, fields
+from datetime import datetime
+from typing import ClassVar
+
+
+class Event:
+    """Base of the records; `kind` is the ConversationEvent.Kind value each class is written as."""
+
+    kind: ClassVar[str]
+
+    def details(self) -> dict:
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
+KINDS: dict[str, type[Event]] = {}
+
+
+def _event(*kinds: str):
+    """Make the class a frozen record and register it for these kinds (the ends share one shape)."""
+    def register(cls: type) -> type:
+        record = dataclass(frozen=True)(cls)
+        for kind in kinds:
+            KINDS[kind] = record if len(kinds) == 1 else type(record.__name__, (record,), {"kind": kind})
+        record.kind = kinds[0]
+        return record
+
+    return register
+
+
+@_event("queued")
+class Queued(Event):
+    topic: str | None
+    priority: int
+    skill_ids: list[int]
+    department_id: int | None
+
+
+@_event("assigned")
+class Assigned(Event):
+    agent_id: int
+    reason: dict  # routing's reason for the choice (agents/routing.py), or {"manual": True}
+
+
+@_event("accepted")
+class Accepted(Event):
+    agent_id: int
+    auto: bool  # the department accepts at once, so the system accepted
+
+
+@_event("message")
+class MessagePosted(Event):
+    seq: int
+    author: str
+    visibility: str
+    chars: int
+    canned_response_id: int | None = None
+    recipient_id: int | None = None  # a whisper's agent
+
+
+@_event("seen")
+class Seen(Event):
+    seq: int
+
+
+@_event("transferred")
+class Transferred(Event):
+    from_agent_id: int | None
+    to_agent_id: int | None
+    to_department_id: int | None
+    to_skill_id: int | None
+    note: str
+
+
+@_event("requeued")
+class Requeued(Event):
+    from_agent_id: int | None
+    reason: str  # "offer_timeout", "agent_disconnected", or the agent's or supervisor's own
+    offer_event_id: int | None = None  # the `assigned` event of an offer that timed out
+
+
+@_event("closed", "missed", "abandoned")
+class Ended(Event):
+    """The chat ended; the kind is its outcome (lifecycle.close_conversation)."""
+
+    agent_id: int | None
+    resolved: bool | None
+    summary: str
+    # Set by an agent's close (lifecycle.close_with_wrapup): the chat's tags after it, and when
+    # the after-chat work began ("wrapup", "last_message" or None).
+    tags: list[str] | None = None
+    wrapup_started_at: str | None = None
+    wrapup_source: str | None = None
+    reason: str | None = None  # "visitor_left" (conversations/departures.py), "banned" (conversations/bans.py)
+    ban_ids: list[int] | None = None  # the bans that ended it
+
+
+@_event("offline_message")
+class OfflineMessage(Event):
+    chars: int
+
+
+@_event("context")
+class PageViewed(Event):
+    url: str
+
+
+@_event("tagged")
+class Tagged(Event):
+    tag_id: int
+    tag: str
+
+
+@_event("untagged")
+class Untagged(Event):
+    tag_id: int
+    tag: str
+
+
+@_event("wrapup")
+class WrapupStarted(Event):
+    agent_id: int | None
+
+
+@_event("rated")
+class Rated(Event):
+    agent_id: int | None  # who held the chat when it ended: the rating is theirs
+    csat: int
+    nps: int | None
+    ces: int | None
+    channel: str
+    commented: bool
+
+
+@_event("transcript_requested")
+class TranscriptRequested(Event):
+    request_id: str
+    needs_confirmation: bool = False
+
+
+class InvalidEvent(ValueError):
+    pass
+
+
+def parse(kind: str, details: dict | None) -> Event:
+    """The record of a row; keys it does not know are ignored, missing ones take their default
+    (None where a field has none: a row older than the field)."""
+    cls = _class_of(kind)
+    details = details or {}
+    return cls(**{field.name: details.get(field.name, None if field.default is MISSING else field.default)
+                  for field in fields(cls)})
+
+
+def check(kind: str, details: dict) -> Event:
+    """The record of a row written now: exactly the class's fields, each of its declared type."""
+    cls = _class_of(kind)
+    hints = typing.get_type_hints(cls)
+    expected = {field.name for field in fields(cls)}
+    if set(details) != expected:
+        raise InvalidEvent(f"{kind}: keys {sorted(details)} are not {sorted(expected)}")
+    for name, value in details.items():
+        if not _is_of(value, hints[name]):
+            raise InvalidEvent(f"{kind}.{name} = {value!r} is not {hints[name]}")
+    return cls(**details)
+
+
+def _class_of(kind: str) -> type[Event]:
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise InvalidEvent(f"no event kind {kind!r}") from None
+
+
+def _is_of(value, hint) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_of(value, option) for option in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_is_of(element, item) for element in value)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, origin or hint)
+
+
+
+@dataclass(frozen=True)
+class Change:
+    """An event as the lifecycle wrote it, handed to the subscribers of "conversation.<kind>"
+    (reactions/subscriptions.py): which row, which chat, when, by whom."""
+
+    event_id: int
+    conversation_id: int
+    site_id: int
+    at: datetime
+    actor: str
+    actor_agent_id: int | None
+    event: Event
+
+    @property
+    def topic(self) -> str:
+        return f"conversation.{self.event.kind}"
