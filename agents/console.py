@@ -15,7 +15,8 @@ Permissions live here, checked for every frame (agents/consumers.py calls `autho
 import uuid
 from collections import defaultdict
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agents import offers
@@ -168,38 +169,45 @@ def welcome(agent: Agent, *, supervisor: bool) -> dict:
 
 
 def queue_summary(now=None) -> dict:
-    """Waiting chats in routing order: the count, the longest wait, per skill, and the first ones."""
+    """Waiting chats in routing order: the count, the longest wait, per skill, and the first ones.
+
+    Four queries whatever the queue's length: two aggregates (in all, per skill) and the first
+    QUEUE_LIST_LIMIT chats with their skills; never the whole queue.
+    """
     now = now or timezone.now()
-    waiting = list(
-        Conversation.objects.filter(status=Status.QUEUED).select_related("site", "visitor", "topic")
-        .order_by("-priority", "queued_at", "id")
-    )
+    queued = Conversation.objects.filter(status=Status.QUEUED)
+    since = Coalesce("queued_at", "created_at")
+
+    def waited(start) -> int:
+        return round((now - start).total_seconds()) if start is not None else 0
+
+    totals = queued.aggregate(waiting=Count("pk"), oldest=Min(since),
+                              unskilled=Count("pk", filter=Q(required_skills__isnull=True), distinct=True),
+                              oldest_unskilled=Min(since, filter=Q(required_skills__isnull=True)))
+    skills = Conversation.required_skills.through.objects.filter(conversation__status=Status.QUEUED)
+    by_skill = [{"skill": slug, "waiting": count, "longest_wait_seconds": waited(oldest)} for slug, count, oldest in
+                skills.values_list("skill__slug").annotate(count=Count("conversation_id"), oldest=Min(Coalesce(
+                    "conversation__queued_at", "conversation__created_at"))).values_list("skill__slug", "count", "oldest")]
+    if totals["unskilled"]:
+        by_skill.append({"skill": None, "waiting": totals["unskilled"],
+                         "longest_wait_seconds": waited(totals["oldest_unskilled"])})
+    first = list(queued.select_related("site", "visitor", "topic").order_by("-priority", "queued_at", "id")
+                 [:QUEUE_LIST_LIMIT])
     skills_of = defaultdict(list)
-    for conversation_id, slug in Conversation.required_skills.through.objects.filter(
-        conversation__status=Status.QUEUED
-    ).values_list("conversation_id", "skill__slug"):
+    for conversation_id, slug in skills.filter(conversation_id__in=[c.pk for c in first]).values_list(
+            "conversation_id", "skill__slug"):
         skills_of[conversation_id].append(slug)
-
-    def waited(conversation):
-        return round((now - (conversation.queued_at or conversation.created_at)).total_seconds())
-
-    by_skill = defaultdict(lambda: {"waiting": 0, "longest_wait_seconds": 0})
-    for conversation in waiting:
-        for slug in skills_of[conversation.pk] or [None]:
-            entry = by_skill[slug]
-            entry["waiting"] += 1
-            entry["longest_wait_seconds"] = max(entry["longest_wait_seconds"], waited(conversation))
     return {
         "type": "queue",
-        "waiting": len(waiting),
-        "longest_wait_seconds": max((waited(c) for c in waiting), default=0),
-        "by_skill": [{"skill": slug, **entry} for slug, entry in sorted(by_skill.items(), key=lambda i: i[0] or "")],
+        "waiting": totals["waiting"],
+        "longest_wait_seconds": waited(totals["oldest"]),
+        "by_skill": sorted(by_skill, key=lambda entry: entry["skill"] or ""),
         "chats": [
             {"conversation_id": str(c.public_id), "site": c.site.name, "site_id": c.site_id,
              "visitor_name": c.visitor.name,
              "topic": c.topic.label if c.topic else None, "skills": sorted(skills_of[c.pk]), "priority": c.priority,
-             "waited_seconds": waited(c)}
-            for c in waiting[:QUEUE_LIST_LIMIT]
+             "waited_seconds": waited(c.queued_at or c.created_at)}
+            for c in first
         ],
     }
 

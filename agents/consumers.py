@@ -5,11 +5,11 @@ Database and Redis calls run in worker threads, never on the event loop.
 
 Groups a socket joins: `agent.<id>` (every tab of the agent), the staff group of each chat it
 shows (the agent's own chats, chats it opened, chats it acts on as a supervisor), every site's
-staff group (state changes, from which the queue and the board are refreshed) and, for
-supervisors, the supervisors' group.
+staff group (state changes: a chat given to this agent), the consoles' group (the queue summary,
+computed once for all of them: agents/boards.py) and, for supervisors, the supervisors' group
+(the board).
 """
 
-import asyncio
 import json
 import logging
 from urllib.parse import urlsplit
@@ -19,7 +19,7 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
 
-from agents import console, grace, presence
+from agents import boards, console, grace, presence
 from agents.console import ConsoleError
 from agents.console_protocol import parse_frame
 from agents.presence import PresenceError
@@ -29,7 +29,9 @@ from conversations.delivery import state_key
 from conversations.framing import FrameError
 from conversations.lifecycle import Actor, LifecycleError
 from conversations.models import Message
-from conversations.publish import agent_group, site_staff_group, staff_group, supervisors_group, visitor_group
+from conversations.publish import (
+    agent_group, consoles_group, site_staff_group, staff_group, supervisors_group, visitor_group,
+)
 from conversations.sockets import FrameSocket
 from conversations.threads import db, in_thread
 
@@ -41,8 +43,6 @@ CLOSE_ORIGIN_NOT_ALLOWED = 4003
 RATE_PER_SECOND = 10.0
 RATE_BURST = 40
 FLOOD_CLOSE_AFTER = 100
-# Queue and board frames are recomputed at most this often per socket, however many states change.
-REFRESH_DELAY_SECONDS = 0.1
 
 
 def queue_key(frame: dict) -> tuple:
@@ -55,7 +55,6 @@ class AgentConsumer(FrameSocket):
     refusals = (FrameError, LifecycleError, PresenceError)  # ConsoleError is a FrameError
     agent = None
     supervisor = False
-    refresh_task = None
     queue_shown: tuple | None = None  # the queue last sent (queue_key)
     queue_behind = False  # the queue differed from the database's at the last check
     unshown_chats: set = frozenset()  # own chats this socket did not show at the last check
@@ -80,8 +79,6 @@ class AgentConsumer(FrameSocket):
     async def disconnect(self, code):
         if self.agent is None:
             return
-        if self.refresh_task is not None:
-            self.refresh_task.cancel()
         await self.leave_groups()
         try:
             live = await self.stop_presence()
@@ -98,6 +95,8 @@ class AgentConsumer(FrameSocket):
             return await self.send_error("already_greeted", "hello is sent once per socket")
         for site_id in await db(console.site_ids)():
             await self.join_group(site_staff_group(site_id))
+        # The queue and the board come computed once for every console (agents/boards.py).
+        await self.join_group(consoles_group())
         if self.supervisor:
             await self.join_group(supervisors_group())
         # Join the own chats' groups before reading them, so nothing published meanwhile is missed.
@@ -239,8 +238,12 @@ class AgentConsumer(FrameSocket):
         kind, conversation_id = frame.get("type"), frame.get("conversation_id")
         if kind == "state":
             return await self._on_state(frame)
-        if kind == "status":  # from agent.<id>: this agent's status, set in another tab
+        if kind == "status":  # from agent.<id>: this agent's status, whoever set it
             return await self.send_frame(frame)
+        if kind == "queue":  # from the consoles' group
+            return await self._send_queue(frame) if self.greeted else None
+        if kind == "board":  # from the supervisors' group
+            return await self.send_frame(frame) if self.greeted else None
         # Everything else is about one chat; a socket forwards only the chats it shows (a stale
         # group membership after a transfer must not leak a frame), and whispers only to their reader.
         if conversation_id is None or conversation_id not in self.watching:
@@ -253,16 +256,12 @@ class AgentConsumer(FrameSocket):
             self.track_seen(pk, frame["by"], frame["seq"])
         await self.send_frame(frame)
 
-    async def console_refresh(self, event):
-        self._schedule_refresh()
-
     async def _on_state(self, frame):
-        self._schedule_refresh()
         if not self.greeted:
             return
         conversation_id = frame["conversation_id"]
         # Only chats this socket shows, or one that may just have been given to this agent.
-        if conversation_id not in self.watching and frame.get("agent_name") != self.agent.display_name:
+        if conversation_id not in self.watching and frame.get("agent_id") != self.agent.pk:
             return
         await self._show_state(conversation_id)
 
@@ -282,19 +281,6 @@ class AgentConsumer(FrameSocket):
         await self._send_state_frame(conversation.pk, await db(console.state)(conversation))
         if not keep:
             await self._unwatch(conversation_id)  # transferred or requeued away: its last state, then silence
-
-    def _schedule_refresh(self):
-        if self.greeted and (self.refresh_task is None or self.refresh_task.done()):
-            self.refresh_task = asyncio.create_task(self._refresh())
-
-    async def _refresh(self):
-        await asyncio.sleep(REFRESH_DELAY_SECONDS)
-        try:
-            await self._send_queue(await db(console.queue_summary)())
-            if self.supervisor:
-                await self.send_frame(await db(console.board)())
-        except Exception:
-            log.exception("console refresh failed")
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -365,8 +351,8 @@ class AgentConsumer(FrameSocket):
         chats_of = await db(console.open_chats_of)(sorted({socket.agent.pk for socket in greeted}))
         for socket in greeted:
             await socket.catch_up_console(queue, chats_of.get(socket.agent.pk, []), urgent=urgent)
-            if restored and socket.supervisor:
-                socket._schedule_refresh()
+        if restored:
+            boards.floor.request()  # the board, which no check compares
 
     async def catch_up_console(self, queue, own_chats, *, urgent):
         """Like catch_up: a difference seen at two checks in a row (or at once when urgent) is sent."""

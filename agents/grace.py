@@ -22,8 +22,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -34,7 +32,7 @@ from agents.models import Agent
 from conversations import lifecycle
 from conversations.connections import consoles
 from conversations.models import Conversation, Message
-from conversations.publish import supervisors_group
+from reactions import subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +77,7 @@ def release_if_disconnected(agent_id: int, *, now: float | None = None) -> Outco
             continue  # closed or moved on meanwhile
         outcome.requeued.append(conversation_id)
     consoles.forget(agent_id)
-    tell_supervisors()
+    tell_supervisors(agent_id)
     log.info("agent %s disconnected past the grace period: away=%s requeued=%s",
              agent_id, outcome.set_away, outcome.requeued)
     return outcome
@@ -109,9 +107,6 @@ def schedule_check(agent_id: int) -> None:
                        due_at=due_at, agent_id=agent_id)
 
 
-def tell_supervisors() -> None:
-    """Supervisors' consoles read the board again (agents connected or not, their chats)."""
-    try:
-        async_to_sync(get_channel_layer().group_send)(supervisors_group(), {"type": "console.refresh"})
-    except Exception:  # the board is refreshed at the next change anyway
-        log.exception("could not tell supervisors' consoles")
+def tell_supervisors(agent_id: int) -> None:
+    """The boards show the agent's consoles gone (agents/subscribers.py, metrics/subscribers.py)."""
+    subscriptions.hand_on_after_commit("agent.consoles", agent_id)

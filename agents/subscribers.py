@@ -1,19 +1,21 @@
 """What the agents' side does when a conversation or an agent changes (reactions/subscriptions.py).
 
 Within the change's transaction: the run of missed offers that sets an agent away (agents.presence).
-After commit: a routing pass wherever a slot or a queue place may have opened, and the status
-frame to every tab of an agent whose status or cap changed, whoever changed it.
+After commit: a routing pass wherever a slot or a queue place may have opened, the status frame
+to every tab of an agent whose status or cap changed, whoever changed it, and the consoles' queue
+and board once per burst of such changes (agents/boards.py).
 """
 
-from agents import console, dispatch, grace, presence
+from agents import boards, console, dispatch, presence
 from conversations import events
 from conversations.publish import agent_group, publish_on_commit
 from reactions.subscriptions import subscribe
 
 # The conversation changes after which a waiting chat may find an agent: a chat joined or went
 # back to the queue, or a slot opened.
-ROUTING_TOPICS = tuple(f"conversation.{kind}" for kind in
-                       ("queued", "requeued", "transferred", "closed", "missed", "abandoned"))
+ROUTING_TOPICS = events.topics("queued", "requeued", "transferred", "closed", "missed", "abandoned")
+# What the consoles' queue and the supervisors' board show changed (agents/boards.py).
+FLOOR_TOPICS = (*events.topics(*events.STATE_KINDS), "agent.status", "agent.cap", "agent.consoles")
 
 
 @subscribe("conversation.requeued")
@@ -34,11 +36,14 @@ def route_the_site(change: events.Change) -> None:
 
 @subscribe("agent.status", "agent.cap", after_commit=True)
 def tell_the_agents_consoles(change: presence.AgentChange) -> None:
-    """Every tab of the agent shows the new status and cap; supervisors' boards the new status."""
+    """Every tab of the agent shows the new status and cap."""
     publish_on_commit([agent_group(change.agent_id)],
                       console.status_frame(agent_id=change.agent_id, status=change.status, cap=change.cap))
-    if change.topic == "agent.status":
-        grace.tell_supervisors()
+
+
+@subscribe(*FLOOR_TOPICS, after_commit=True)
+def refresh_the_floor(change) -> None:
+    boards.floor.request()
 
 
 @subscribe("agent.status", "agent.cap", "agent.profile", after_commit=True)

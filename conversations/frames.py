@@ -25,7 +25,7 @@ def state_frame(conversation: Conversation, *, for_visitor: bool = False) -> dic
     """for_visitor: last_seq is the last message the visitor may see, so a visitor's client compares
     it with what it shows (internal notes and whispers are not theirs to wait for)."""
     agent = conversation.assigned_agent
-    return {
+    frame = {
         "type": "state",
         "conversation_id": str(conversation.public_id),
         "status": conversation.status,
@@ -34,3 +34,6 @@ def state_frame(conversation: Conversation, *, for_visitor: bool = False) -> dic
         "agent_seen_seq": conversation.agent_seen_seq,
         "last_seq": conversation.last_public_seq if for_visitor else conversation.last_seq,
     }
+    if not for_visitor:
+        frame["agent_id"] = conversation.assigned_agent_id  # a console knows its own chats by id, not by name
+    return frame

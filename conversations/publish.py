@@ -42,6 +42,16 @@ def supervisors_group() -> str:
     return "staff.supervisors"
 
 
+def consoles_group() -> str:
+    """Every console socket: the queue summary, computed once per burst of changes (agents/boards.py)."""
+    return "staff.consoles"
+
+
+def wallboards_group() -> str:
+    """Every wallboard socket: the snapshot, computed once per burst of changes (metrics/subscribers.py)."""
+    return "staff.wallboards"
+
+
 def publish_on_commit(groups: list[str], frame: dict) -> None:
     """The same frame to each of these groups, once the surrounding transaction commits."""
     publish_frames_on_commit([(group, frame) for group in groups])
@@ -65,7 +75,7 @@ def publish_frames_on_commit(frames: list[tuple[str, dict]]) -> None:
 
 
 def _deliver(frames: list[tuple[str, dict]]) -> None:
-    loop = _server_event_loop()
+    loop = server_event_loop()
     if loop is None:
         async_to_sync(_send_all)(frames)
     else:
@@ -91,7 +101,7 @@ async def _send_all(frames: list[tuple[str, dict]]) -> None:
             delivery.publish_failed()
 
 
-def _server_event_loop() -> asyncio.AbstractEventLoop | None:
+def server_event_loop() -> asyncio.AbstractEventLoop | None:
     """The event loop of the server, when this thread runs database work for it (sync_to_async)."""
     loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
     return loop if loop is not None and loop.is_running() else None

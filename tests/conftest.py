@@ -1,8 +1,9 @@
 """Fixtures shared by every test folder: live processes (tests/servers.py), a clean Redis per test, and the
-frames sent over the channel layer."""
+frames sent over the channel layer, the queries of every thread."""
 
 import os
 import sys
+import threading
 
 import pytest
 import redis
@@ -112,3 +113,22 @@ def pytest_runtest_makereport(item, call):
         if worker is not None:
             report.sections.append(("celery worker log", worker.process.tail(80)))
     return report
+
+
+@pytest.fixture
+def all_queries(monkeypatch):
+    """Every query any thread of this process runs from now on, counted: [count] (sockets read in
+    threads of their own, which CaptureQueriesContext does not see)."""
+    from django.db.backends import utils as backend_utils
+
+    counted, lock = [0], threading.Lock()
+    for name in ("execute", "executemany"):
+        real = getattr(backend_utils.CursorWrapper, name)
+
+        def counting(self, *args, _real=real, **kwargs):
+            with lock:
+                counted[0] += 1
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(backend_utils.CursorWrapper, name, counting)
+    return counted

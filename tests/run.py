@@ -8,8 +8,15 @@ tests (processes killed and stalled mid-chat) in the PostgreSQL pass only, the d
 deployment with several processes: each pass runs once what it alone can show. A pass that
 runs no test counts as failed: a suite that silently shrank to nothing must not look green.
 Without initdb/pg_ctl the PostgreSQL pass fails, unless CHATDESK_TEST_POSTGRES=0 skips it.
+
+The two passes run at the same time, each with its own Redis, servers and ports: much of either
+is spent waiting on other processes (browsers, daphne, Celery, killed and restarted servers), so
+together they take little longer than the longer one. The SQLite pass prints as it goes; the
+PostgreSQL pass's output is kept in a file and printed when it ends. CHATDESK_TEST_SERIAL=1 runs
+them one after the other, each printing as it goes.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -46,20 +53,42 @@ class PassResult:
         return f"{text} ({self.problem})" if self.problem else text
 
 
-def run_pass(name: str, *, database_url: str, pytest_args: list[str], default_args: list[str],
-             folder: Path) -> PassResult:
-    print(f"\n=== {name} pass (DATABASE_URL={database_url}) ===", flush=True)
-    junit = folder / f"{name}.xml"
+@dataclass
+class RunningPass:
+    name: str
+    process: subprocess.Popen
+    junit: Path
+    log: Path | None  # None: it prints to this terminal
+    is_whole_suite: bool
+    started: float
+
+
+def start_pass(name: str, *, database_url: str, pytest_args: list[str], default_args: list[str],
+               folder: Path, quiet: bool = False) -> RunningPass:
+    """Start one pass's pytest; quiet: its output goes to a file, printed by finish_pass."""
+    print(f"\n=== {name} pass (DATABASE_URL={database_url}){' started, printed when it ends' if quiet else ''} ===",
+          flush=True)
+    junit, log = folder / f"{name}.xml", (folder / f"{name}.log" if quiet else None)
     env = {**os.environ, "DATABASE_URL": database_url}
     # Importing chatdesk (for tests.pg) set it; the test session must set it only after its Redis
     # is up (conftest.py), or pytest-django reads the settings too early.
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "pytest", f"--junitxml={junit}", *pytest_args],
-                               cwd=BASE_DIR, env=env)
+    output = open(log, "w") if log else None
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "pytest", f"--junitxml={junit}", *pytest_args],
+                                   cwd=BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT if output else None)
+    finally:
+        if output:
+            output.close()
+    return RunningPass(name, process, junit, log, pytest_args == default_args, time.monotonic())
+
+
+def finish_pass(running: RunningPass) -> PassResult:
+    """Wait for the pass (at most PASS_TIMEOUT from its start), print its output if kept, count it."""
+    name, process = running.name, running.process
     timed_out = False
     try:
-        exit_code = process.wait(PASS_TIMEOUT)
+        exit_code = process.wait(max(1.0, PASS_TIMEOUT - (time.monotonic() - running.started)))
     except subprocess.TimeoutExpired:
         # A test that outlives its own timeout (a hypothesis test shrinking after pytest-timeout
         # fired, say) must not use up the CI run: interrupt pytest, which still reports and cleans up.
@@ -70,15 +99,19 @@ def run_pass(name: str, *, database_url: str, pytest_args: list[str], default_ar
     except KeyboardInterrupt:
         _wait_or_kill(process)  # pytest got the Ctrl-C too; let it finish cleaning up
         raise
-    result = count_results(name, junit)
-    result.exit_code, result.seconds = exit_code, time.monotonic() - started
+    if running.log is not None:
+        print(f"\n=== {name} pass output ===", flush=True)
+        sys.stdout.write(running.log.read_text(errors="replace"))
+        sys.stdout.flush()
+    result = count_results(name, running.junit)
+    result.exit_code, result.seconds = exit_code, time.monotonic() - running.started
     if timed_out:
         result.problem = f"interrupted after {PASS_TIMEOUT:.0f}s"
     elif exit_code not in (0, 1, 5):
         result.problem = f"pytest exited with status {exit_code}"  # interrupted, or a usage or internal error
     elif exit_code == 1 and result.failed == 0:
         result.failed = 1  # failed outside any test, e.g. in a session fixture's teardown
-    elif result.passed + result.failed == 0 and pytest_args == default_args:
+    elif result.passed + result.failed == 0 and running.is_whole_suite:
         # Arguments may select no test of a pass (make test ARGS="-k ..."); the whole suite never does.
         result.problem = "ran no test"
     return result
@@ -108,12 +141,17 @@ def count_results(name: str, junit: Path) -> PassResult:
 
 
 def main(pytest_args: list[str]) -> int:
-    results = []
-    with tempfile.TemporaryDirectory(prefix="chatdesk-test-") as tmp:
+    serial = os.environ.get("CHATDESK_TEST_SERIAL", "0") == "1"
+    results, running = [], []
+    with tempfile.TemporaryDirectory(prefix="chatdesk-test-") as tmp, contextlib.ExitStack() as servers:
         folder = Path(tmp)
-        results.append(run_pass("sqlite", database_url=f"sqlite:///{folder / 'chatdesk.sqlite3'}",
-                                pytest_args=["-m", "not faults", *pytest_args], default_args=["-m", "not faults"],
-                                folder=folder))
+        sqlite = start_pass("sqlite", database_url=f"sqlite:///{folder / 'chatdesk.sqlite3'}",
+                            pytest_args=["-m", "not faults", *pytest_args], default_args=["-m", "not faults"],
+                            folder=folder)
+        if serial:
+            results.append(finish_pass(sqlite))
+        else:
+            running.append(sqlite)
         postgres_args = ["-m", "not browser and not contract", *pytest_args]
         if os.environ.get("CHATDESK_TEST_POSTGRES", "1") == "0":
             print("\n=== postgresql pass skipped (CHATDESK_TEST_POSTGRES=0): no fault test ran ===", flush=True)
@@ -122,11 +160,14 @@ def main(pytest_args: list[str]) -> int:
                                                             "install PostgreSQL 15 or set CHATDESK_TEST_POSTGRES=0"))
         else:
             try:
-                with pg.postgres_server() as url:
-                    results.append(run_pass("postgresql", database_url=url, pytest_args=postgres_args,
-                                            default_args=["-m", "not browser and not contract"], folder=folder))
+                url = servers.enter_context(pg.postgres_server())
             except pg.PostgresUnavailable as error:
                 results.append(PassResult("postgresql", problem=str(error)))
+            else:
+                running.append(start_pass("postgresql", database_url=url, pytest_args=postgres_args,
+                                          default_args=["-m", "not browser and not contract"], folder=folder,
+                                          quiet=not serial))
+        results.extend(finish_pass(each) for each in running)
 
     print("\n=== summary ===")
     for result in results:

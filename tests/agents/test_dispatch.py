@@ -70,7 +70,7 @@ def staff(username, support, **kwargs):
 
 def queue_frames(sent_frames) -> list[tuple[str, dict]]:
     """The (group, frame) pairs among those sent that tell a waiting visitor their place."""
-    return [(group, frame) for group, frame in sent_frames if frame["type"] == "queue"]
+    return [(group, frame) for group, frame in sent_frames if frame["type"] == "queue" and group.startswith("visitor.")]
 
 
 def start(site, topic, name="Ann", priority=0):

@@ -10,13 +10,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from agents import offers
+from agents import offers, presence
 from agents.models import Agent, Department
-from conversations import bans, events, lifecycle
+from conversations import bans, events, lifecycle, outbound
 from conversations.departures import REASON as VISITOR_LEFT
 from conversations.lifecycle import Actor
 from conversations.models import ConversationEvent, Message, Tag
-from metrics import compute
+from metrics import compute, subscribers
 from reactions import subscriptions
 from surveys import services as surveys
 from tests.personas import make_agent, make_site, make_topic, make_visitor
@@ -112,6 +112,7 @@ def perform_every_transition(acme, alice, bob, django_capture_on_commit_callback
 
         lifecycle.leave_offline_message(site=acme, visitor=make_visitor(acme, "Eve"), name="Eve",
                                         email="eve@example.test", text="call me", client_id="o1")
+        presence.set_agent_status(alice, Agent.Status.AWAY, by=bob)
 
 
 def test_every_transition_writes_rows_of_the_exact_shape_of_their_record(
@@ -125,6 +126,23 @@ def test_every_transition_writes_rows_of_the_exact_shape_of_their_record(
         assert events.parse(kind, details) == record
     # Every kind was made by a transition, so every record class was held against a real row.
     assert {kind for kind, _ in rows} == set(events.KINDS) == set(Kind.values)
+
+
+def test_every_frame_the_transitions_publish_has_a_shape_of_the_outbound_table(
+        acme, alice, bob, django_capture_on_commit_callbacks, sent_frames):
+    subscribers.mark_watched()  # a wallboard is open: its snapshots are published too
+    perform_every_transition(acme, alice, bob, django_capture_on_commit_callbacks)
+    for _, frame in sent_frames:
+        outbound.check(frame)
+    # Every type of the table was published (typing comes from a socket: tests of the consumers).
+    assert {frame["type"] for _, frame in sent_frames} >= set(outbound.FRAMES) - {"typing", "offline_offer"}
+
+
+def test_a_frame_with_a_renamed_or_stray_field_fails_the_table():
+    with pytest.raises(events.InvalidEvent):
+        outbound.check({"type": "seen", "conversation_id": "c", "by": "agent", "sequence": 2})
+    with pytest.raises(events.InvalidEvent):
+        outbound.check({"type": "rated", "conversation_id": "c", "csat": 5, "comment": "x"})
 
 
 def test_every_event_reaches_its_subscribers_within_the_transaction_and_after_commit(

@@ -272,9 +272,9 @@ def test_a_message_costs_the_same_queries_however_long_the_history(chat):
     assert first <= 7  # savepoint, lock, duplicate check, seq bump, message, event, release
 
 
-def test_an_offline_message_becomes_a_conversation_and_a_resend_does_not_duplicate_it(acme, ann,
+def test_an_offline_message_becomes_a_conversation_and_a_resend_does_not_duplicate_it(acme, ann, sent_frames,
                                                                                      django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks() as callbacks:
+    with django_capture_on_commit_callbacks(execute=True):
         first, created = lifecycle.leave_offline_message(site=acme, visitor=ann, name="Ann", email="ann@example.com",
                                                          text="Call me", client_id="o1")
     again, created_again = lifecycle.leave_offline_message(site=acme, visitor=ann, name="Ann",
@@ -282,7 +282,9 @@ def test_an_offline_message_becomes_a_conversation_and_a_resend_does_not_duplica
     assert (created, created_again, again.pk) == (True, False, first.pk)
     assert first.status == Conversation.Status.OFFLINE
     assert kinds(first) == [Kind.OFFLINE_MESSAGE]
-    assert len(callbacks) == 1  # the staff notification, after commit
+    # The staff notification, after commit.
+    assert [(group, frame["conversation_id"]) for group, frame in sent_frames if frame["type"] == "state"] == [
+        (f"site.{acme.pk}.staff", str(first.public_id))]
     # The team's email is a reaction written with the message: the site's notice for this period.
     [(kind, key, payload, due_at)] = Reaction.objects.values_list("kind", "key", "payload", "due_at")
     assert (kind, payload) == ("conversations.email_offline_messages", {"site_id": acme.pk})

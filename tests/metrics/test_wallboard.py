@@ -5,6 +5,7 @@ Personas: Sam is a supervisor, root an admin without an agent profile, Alice and
 Ann and Carl are visitors of Acme.
 """
 
+import asyncio
 import time
 
 import pytest
@@ -16,7 +17,8 @@ from rest_framework.test import APIClient
 from agents.models import Agent
 from conversations import lifecycle
 from conversations.lifecycle import Actor
-from metrics import consumers, wallboard
+from conversations.models import Conversation
+from metrics import subscribers, wallboard
 from tests.agents.console import CONSOLE_ORIGIN, Console, chat_with, open_staff_socket, queued_chat, switch_routing_off
 from tests.personas import make_agent, make_site, make_topic
 
@@ -207,8 +209,9 @@ async def test_a_change_while_a_snapshot_is_read_is_not_lost(acme, sam, monkeypa
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
 async def test_the_interval_is_kept_between_snapshot_reads(acme, sam, monkeypatch):
-    """The guarantee is about reads of the database: they start at least the interval apart."""
-    monkeypatch.setattr(consumers, "MIN_INTERVAL_SECONDS", 0.6)
+    """The guarantee is about the producer's reads of the database (one for every wallboard): they
+    start at least the interval apart."""
+    monkeypatch.setattr(subscribers.snapshots, "min_interval", 0.6)
     real, started = wallboard.snapshot, []
 
     def timed_snapshot():
@@ -220,9 +223,52 @@ async def test_the_interval_is_kept_between_snapshot_reads(acme, sam, monkeypatc
     for name in ("Ann", "Carl", "Dora"):
         await db(queued_chat)(acme, name)
         await board.snapshot()
-    assert len(started) == 4  # the welcome's, then one per change
-    assert all(b - a >= 0.59 for a, b in zip(started, started[1:]))
+    assert len(started) == 4  # the welcome's (this socket's own), then one per change
+    producers = started[1:]
+    # Runs start the interval apart; each read follows its run's Redis check (is a wallboard open?).
+    assert all(b - a >= 0.55 for a, b in zip(producers, producers[1:]))
     await board.disconnect()
+
+
+async def cost_of_one_snapshot(boards, all_queries, acme, name) -> int:
+    """Queries from one new chat until every wallboard shows it."""
+    await asyncio.sleep(1.1)  # past the producer's interval, so the change's snapshot is the next one
+    before = all_queries[0]
+    await db(queued_chat)(acme, name)
+    waiting = await db(Conversation.objects.filter(status=Conversation.Status.QUEUED).count)()
+    for board in boards:
+        while (await board.snapshot())["queue"]["waiting"] != waiting:
+            pass
+    await asyncio.sleep(0.3)  # anything a socket would still read
+    return all_queries[0] - before
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_a_change_costs_the_same_queries_with_ten_wallboards_as_with_one(acme, sam, settings, all_queries):
+    settings.DELIVERY_CHECK_SECONDS = 3600  # no periodic check during the count
+    first, _ = await greeted(sam)
+    one = await cost_of_one_snapshot([first], all_queries, acme, "Ann")
+    others = [(await greeted(sam))[0] for _ in range(9)]
+    ten = await cost_of_one_snapshot([first, *others], all_queries, acme, "Ben")
+    assert one == ten
+    for board in [first, *others]:
+        await board.disconnect()
+
+
+@pytest.mark.django_db
+def test_no_snapshot_is_taken_while_no_wallboard_is_open_anywhere(acme, sent_frames, monkeypatch,
+                                                                 django_capture_on_commit_callbacks):
+    taken = []
+    monkeypatch.setattr(wallboard, "snapshot", lambda: taken.append(1) or {"type": "wallboard"})
+    with django_capture_on_commit_callbacks(execute=True):
+        queued_chat(acme, "Ann")
+    assert taken == []
+    subscribers.mark_watched()
+    with django_capture_on_commit_callbacks(execute=True):
+        queued_chat(acme, "Ben")
+    assert taken == [1]
+    assert [group for group, frame in sent_frames if frame["type"] == "wallboard"] == ["staff.wallboards"]
 
 
 # --- today's numbers are the API's ------------------------------------------------------------

@@ -1,0 +1,22 @@
+"""What every console shows of the whole floor: the queue summary (every console) and the board
+(supervisors). Computed once per burst of changes in the process that made them and sent to the
+group, so a change costs the same queries with one console open or fifty (conversations/bursts.py).
+
+Requested by agents/subscribers.py after every change of a chat's state or of an agent's status
+or cap, and by the disconnect grace (agents.grace.tell_supervisors). A burst lost with its process
+is caught by each process's delivery check, which compares every console's queue with the database.
+"""
+
+from agents import console
+from conversations.bursts import Burst
+from conversations.publish import consoles_group, publish_frames_on_commit, supervisors_group
+
+# Changes usually come in bursts (assign, accept, first message): wait this long to take them in one.
+DELAY_SECONDS = 0.1
+
+
+def send_floor() -> None:
+    publish_frames_on_commit([(consoles_group(), console.queue_summary()), (supervisors_group(), console.board())])
+
+
+floor = Burst("the consoles' queue and board", send_floor, delay=DELAY_SECONDS)
