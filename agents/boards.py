@@ -1,6 +1,6 @@
 """What every console shows of the whole floor: the queue summary (every console) and the board
 (supervisors). Computed once per burst of changes in the process that made them and sent to the
-group, so a change costs the same queries with one console open or fifty (conversations/bursts.py).
+group, so a change costs the same queries with one console open or fifty (realtime/bursts.py).
 
 Requested by agents/subscribers.py after every change of a chat's state or of an agent's status
 or cap, and by the disconnect grace (agents.grace.tell_supervisors). A burst lost with its process
@@ -8,7 +8,7 @@ is caught by each process's delivery check, which compares every console's queue
 """
 
 from agents import console
-from conversations.bursts import Burst
+from realtime.bursts import Burst
 from conversations.publish import consoles_group, publish_frames_on_commit, supervisors_group
 
 # Changes usually come in bursts (assign, accept, first message): wait this long to take them in one.

@@ -22,8 +22,8 @@ from django.utils import timezone
 from agents import offers
 from agents.models import Agent, CannedResponse, Department, Skill
 from conversations import frames, lifecycle
-from conversations.connections import consoles
-from conversations.framing import FrameError
+from realtime.connections import consoles
+from realtime.framing import FrameError
 from conversations.models import Conversation, ConversationEvent, Message, Site, Tag
 from conversations.selectors import messages_after, read_to
 

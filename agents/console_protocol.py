@@ -1,14 +1,14 @@
 """Validation of the frames an agent console sends (docs/protocol.md, "Agent console socket").
 
-The same strict machinery as the visitor socket (conversations/framing.py), with the console's table.
+The same strict machinery as the visitor socket (realtime/framing.py), with the console's table.
 """
 
 from django.conf import settings
 
 from agents.models import Agent
 from conversations.networks import BAN_SCOPES
-from conversations.framing import Field, FrameError, check_client_id, check_field, check_text
-from conversations.framing import parse_frame as parse_with_table
+from realtime.framing import Field, FrameError, check_client_id, check_field, check_text
+from realtime.framing import parse_frame as parse_with_table
 
 MAX_REPLAY_CONVERSATIONS = 100
 MAX_CLOSE_TAGS = 20

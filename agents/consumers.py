@@ -24,16 +24,16 @@ from agents.console import ConsoleError
 from agents.console_protocol import parse_frame
 from agents.presence import PresenceError
 from conversations import bans, lifecycle
-from conversations.connections import consoles
+from realtime.connections import consoles
 from conversations.delivery import state_key
-from conversations.framing import FrameError
+from realtime.framing import FrameError
 from conversations.lifecycle import Actor, LifecycleError
 from conversations.models import Message
 from conversations.publish import (
     agent_group, consoles_group, site_staff_group, staff_group, supervisors_group, visitor_group,
 )
 from conversations.sockets import FrameSocket
-from conversations.threads import db, in_thread
+from realtime.threads import db, in_thread
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from agents import offers, routing
 from agents.models import Agent, AgentSkill, Department, RoutingEvent
-from chatdesk import redis_keys
+from realtime import redis_keys
 from conversations import lifecycle
 from conversations.models import Conversation, ConversationEvent
 from conversations.publish import publish_frames_on_commit, visitor_group

@@ -30,7 +30,7 @@ import reactions
 from agents import presence
 from agents.models import Agent
 from conversations import lifecycle
-from conversations.connections import consoles
+from realtime.connections import consoles
 from conversations.models import Conversation, Message
 from reactions import subscriptions
 

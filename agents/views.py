@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET
 from agents.console import is_supervisor, load_agent, sees
 from agents.models import Agent, CannedResponse, Department, Skill
 from conversations import frames
-from conversations.connections import consoles
+from realtime.connections import consoles
 from conversations.models import Conversation, Site
 from conversations.selectors import messages_after
 

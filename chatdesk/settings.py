@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from chatdesk.limits import rates_from_environment
+from realtime.limits import rates_from_environment
 from chatdesk.env import (
     database_from_url, env_bool, env_float, env_int, env_list, env_proxy_ssl_header, env_str,
 )
@@ -195,13 +195,13 @@ WIDGET_RATE_BURST = env_int("WIDGET_RATE_BURST", 20, minimum=1)
 # After this many refused frames in a row the socket is closed with 4008.
 WIDGET_FLOOD_CLOSE_AFTER = env_int("WIDGET_FLOOD_CLOSE_AFTER", 50, minimum=1)
 VISITOR_TOKEN_MAX_AGE_DAYS = env_int("VISITOR_TOKEN_MAX_AGE_DAYS", 365, minimum=1)
-# Each widget socket refreshes its presence in Redis this often (conversations/connections.py).
+# Each widget socket refreshes its presence in Redis this often (realtime/connections.py).
 WIDGET_HEARTBEAT_SECONDS = env_int("WIDGET_HEARTBEAT_SECONDS", 20, minimum=1)
 # A queued visitor whose widgets have all been gone this long has left: the chat ends as abandoned,
 # at the moment they left (conversations/departures.py). Long enough for a reload or the next page of the site.
 VISITOR_ABANDON_GRACE_SECONDS = env_int("VISITOR_ABANDON_GRACE_SECONDS", 60, minimum=1)
 
-# What one anonymous client may start (chatdesk/limits.py; docs/protocol.md, "Limits"): per IP
+# What one anonymous client may start (realtime/limits.py; docs/protocol.md, "Limits"): per IP
 # address, visitor, chat and site, shared by every process through Redis. Each is
 # LIMIT_<ACTION>_PER_<SUBJECT>=N/period in the environment (say LIMIT_NEW_CHAT_PER_IP=30/hour).
 # Many real visitors can share one address (an office, a mobile carrier), hence the IP figures.
@@ -218,7 +218,7 @@ OFFLINE_NOTICE_EVERY_SECONDS = env_int("OFFLINE_NOTICE_EVERY_SECONDS", 300, mini
 # Visitors who never started a chat (nor left a message) are deleted this long after last seen.
 VISITOR_RETENTION_DAYS = env_int("VISITOR_RETENTION_DAYS", 90, minimum=1)
 
-# --- The agent console socket (agents/consumers.py, conversations/connections.py) --------------------
+# --- The agent console socket (agents/consumers.py, realtime/connections.py) --------------------
 # An agent whose consoles have all been gone this long is set away and their unanswered chats
 # go back to the queue (agents/grace.py).
 AGENT_DISCONNECT_GRACE_SECONDS = env_int("AGENT_DISCONNECT_GRACE_SECONDS", 60, minimum=1)

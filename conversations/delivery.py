@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from chatdesk import redis_keys
+from realtime import redis_keys
 from conversations.models import Conversation
-from conversations.threads import db, in_thread
+from realtime.threads import db, in_thread
 
 log = logging.getLogger(__name__)
 

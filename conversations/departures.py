@@ -3,7 +3,7 @@
 A visitor who closes the tab (or whose network is gone) while their chat is queued will never read
 an answer: left in the queue, the chat would take an agent's slot when its turn came and end as a
 missed chat, the agent's failure instead of the visitor's abandon. Every widget socket beats in
-Redis (conversations/connections.py `widgets`); when all of a visitor's sockets have been gone
+Redis (realtime/connections.py `widgets`); when all of a visitor's sockets have been gone
 for VISITOR_ABANDON_GRACE_SECONDS (a reload or the next page of the site reconnects well within
 it), their queued chats are closed by the lifecycle as abandoned, reason "visitor_left", with the
 time they left as the end (so an abandon after 5 s of waiting is a short abandon, whenever it is
@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from django.conf import settings
 
 from conversations import lifecycle
-from conversations.connections import widgets
+from realtime.connections import widgets
 from conversations.models import Conversation
 
 REASON = "visitor_left"

@@ -1,5 +1,5 @@
 """The server frames that travel over the channel layer, as sockets receive them: the outbound
-twin of the client frame tables (conversations/framing.py), and what docs/protocol.md lists.
+twin of the client frame tables (realtime/framing.py), and what docs/protocol.md lists.
 
 type → the shapes a frame of that type may have: {field: type} of required fields, and of
 optional ones. tests/conversations/test_events.py performs every transition and holds every frame

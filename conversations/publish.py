@@ -10,12 +10,13 @@ import asyncio
 import logging
 from functools import partial
 
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
 from conversations import delivery
+from realtime.threads import server_event_loop
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +100,3 @@ async def _send_all(frames: list[tuple[str, dict]]) -> None:
         except Exception:
             log.warning("channel layer send to %s failed; sockets catch up from the database", group)
             delivery.publish_failed()
-
-
-def server_event_loop() -> asyncio.AbstractEventLoop | None:
-    """The event loop of the server, when this thread runs database work for it (sync_to_async)."""
-    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
-    return loop if loop is not None and loop.is_running() else None

@@ -19,12 +19,12 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from conversations import delivery
-from conversations.connections import SocketRegistry
+from realtime.connections import SocketRegistry
 from conversations.delivery import Track
-from conversations.threads import db, in_thread
-from conversations.framing import FrameError, ids_of
+from realtime.threads import db, in_thread
+from realtime.framing import FrameError, ids_of
 from conversations.lifecycle import LifecycleError
-from conversations.ratelimit import TokenBucket
+from realtime.ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
 

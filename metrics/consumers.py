@@ -14,10 +14,10 @@ import logging
 from django.conf import settings
 
 from agents.consumers import CLOSE_NOT_AUTHENTICATED
-from conversations.framing import parse_frame as parse_with_table
+from realtime.framing import parse_frame as parse_with_table
 from conversations.publish import wallboards_group
 from conversations.sockets import FrameSocket
-from conversations.threads import db, in_thread
+from realtime.threads import db, in_thread
 from metrics import subscribers, wallboard
 from metrics.subscribers import MIN_INTERVAL_SECONDS
 

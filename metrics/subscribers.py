@@ -1,5 +1,5 @@
 """The wallboard's snapshot, computed once per burst of changes in the process that made them and
-sent to every wallboard socket (conversations/bursts.py): the same reads with one wallboard open or
+sent to every wallboard socket (realtime/bursts.py): the same reads with one wallboard open or
 fifty, and none while no wallboard is open anywhere. A change reaches it through the subscriptions
 of reactions/subscriptions.py."""
 
@@ -7,9 +7,9 @@ import logging
 
 import redis
 
-from chatdesk import redis_keys
+from realtime import redis_keys
 from conversations import events
-from conversations.bursts import Burst
+from realtime.bursts import Burst
 from conversations.publish import publish_frames_on_commit, wallboards_group
 from metrics import wallboard
 from reactions.subscriptions import subscribe

@@ -21,7 +21,7 @@ from django.utils import timezone
 from agents.console import queue_summary
 from agents.models import Agent, Skill
 from agents.permissions import is_manager
-from conversations.connections import consoles
+from realtime.connections import consoles
 from conversations.models import Conversation
 from metrics import compute, selectors
 

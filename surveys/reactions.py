@@ -9,7 +9,7 @@ import hashlib
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from chatdesk import limits
+from realtime import limits
 from surveys.services import RATED_STATUSES
 from conversations.models import Conversation, Message
 from reactions import handles

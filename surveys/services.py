@@ -84,7 +84,7 @@ def request_transcript(*, conversation_id: int, request_id: str, email: str = ""
     one gets `email_required`). Any other address first gets a confirmation email: the transcript
     follows only once someone there confirms (confirm_transcript), so a stranger's address receives
     at most that one fixed email. Both go out from reactions written in this transaction
-    (surveys/reactions.py); how many a visitor may ask for is limited at the socket (chatdesk/limits.py).
+    (surveys/reactions.py); how many a visitor may ask for is limited at the socket (realtime/limits.py).
     """
     with lifecycle.transition():
         conversation = lifecycle.lock(conversation_id)

@@ -8,17 +8,17 @@ import logging
 
 from django.conf import settings
 
-from chatdesk import limits
+from realtime import limits
 from conversations import frames, lifecycle
 from conversations.bans import BANNED
-from conversations.connections import widgets
+from realtime.connections import widgets
 from conversations.delivery import Track, state_key
 from conversations.lifecycle import Actor
 from conversations.networks import peer_address
 from conversations.publish import staff_group, visitor_group
 from conversations.selectors import messages_after, read_to
 from conversations.sockets import CLOSE_SERVICE_UNAVAILABLE, FrameSocket
-from conversations.threads import db
+from realtime.threads import db
 from metrics import goals
 from surveys import selectors as survey_selectors
 from surveys import services as survey_services

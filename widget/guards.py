@@ -1,12 +1,12 @@
 """What keeps the anonymous widget socket from being turned against anyone: bans, and the limits
-on new visitors, chats, transcript emails and offline messages (chatdesk/limits.py).
+on new visitors, chats, transcript emails and offline messages (realtime/limits.py).
 
 Each check runs before the write it guards and raises: Banned (the socket is refused and closed),
 limits.Limited (the frame gets its error and nothing is written), limits.LimitsUnavailable (Redis
 did not answer; the client retries). A resend of something already done is not counted again.
 """
 
-from chatdesk import limits
+from realtime import limits
 from conversations.bans import BANNED, ban_for
 from conversations.models import Conversation, Message, Site, Visitor
 from surveys.models import TranscriptRequest

@@ -8,8 +8,8 @@ import re
 
 from django.conf import settings
 
-from conversations.framing import Field, FrameError, check_client_id, check_field, check_text
-from conversations.framing import parse_frame as parse_with_table
+from realtime.framing import Field, FrameError, check_client_id, check_field, check_text
+from realtime.framing import parse_frame as parse_with_table
 
 __all__ = ["CLIENT_FRAMES", "Field", "FrameError", "parse_frame"]
 

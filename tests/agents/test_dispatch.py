@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from agents import dispatch, presence
 from agents.models import Agent, AgentStatusEvent, Department, RoutingEvent
-from chatdesk import redis_keys
+from realtime import redis_keys
 from agents.tasks import sweep_queues
 from conversations import lifecycle
 from conversations.lifecycle import Actor

@@ -11,7 +11,7 @@ from django.utils import timezone
 from agents import console, grace, tasks
 from agents.models import Agent, AgentStatusEvent
 from conversations import lifecycle, publish
-from conversations.connections import consoles
+from realtime.connections import consoles
 from conversations.lifecycle import Actor
 from conversations.models import Conversation, ConversationEvent, Message
 from reactions import dispatcher

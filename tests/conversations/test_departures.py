@@ -15,7 +15,7 @@ from django.db.models import F
 from agents import tasks
 from agents.models import Agent
 from conversations import lifecycle
-from conversations.connections import widgets
+from realtime.connections import widgets
 from conversations.models import Conversation, ConversationEvent
 from tests.personas import FIRST_MESSAGE, make_agent, make_site, make_visitor
 from tests.widget.conftest import open_widget  # noqa: F401  (fixture)

@@ -6,7 +6,7 @@ from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from conversations.connections import consoles
+from realtime.connections import consoles
 from conversations.sockets import FrameSocket
 from tests.agents.console import connect
 from tests.personas import make_agent

@@ -207,11 +207,11 @@ def read_handovers(fault_servers: FaultServers, conversation_ids: list[str]) -> 
 
 
 def consoles_counted(fault_servers: FaultServers, agent_id: int, *, until: float) -> int:
-    """How many of the agent's console sockets count as connected (conversations.connections.consoles),
+    """How many of the agent's console sockets count as connected (realtime.connections.consoles),
     read until none does or until the unix time `until`."""
     return int(fault_servers.shell(
         "import time\n"
-        "from conversations.connections import consoles\n"
+        "from realtime.connections import consoles\n"
         f"while consoles.live_sockets({agent_id}) and time.time() < {until}:\n"
         "    time.sleep(0.1)\n"
         f"print(consoles.live_sockets({agent_id}))\n"

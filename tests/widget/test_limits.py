@@ -1,4 +1,4 @@
-"""Abuse limits of the anonymous widget socket (widget/guards.py, chatdesk/limits.py): what an
+"""Abuse limits of the anonymous widget socket (widget/guards.py, realtime/limits.py): what an
 attacker tried against `make run` (issue table: spam relay, junk visitors and chats, offline
 flood) now gets a specific error and writes nothing, while other visitors are served."""
 
@@ -6,7 +6,7 @@ import pytest
 from channels.db import database_sync_to_async as db
 from django.core import mail
 
-from chatdesk import limits
+from realtime import limits
 from conversations.models import Conversation, Message, Visitor
 from reactions import dispatcher
 from reactions.models import Reaction
@@ -174,7 +174,7 @@ async def test_offline_messages_are_limited_and_the_team_gets_one_email_for_all(
 
 async def test_without_redis_a_limited_action_is_refused_for_now_not_let_through(acme, open_widget, monkeypatch):
     widget, _, conversation_id = await chatting(open_widget)
-    from chatdesk import redis_keys
+    from realtime import redis_keys
 
     monkeypatch.setattr(redis_keys, "_client", __import__("redis").Redis.from_url(
         "redis://127.0.0.1:1/0", socket_connect_timeout=0.2))

@@ -17,7 +17,7 @@ import time
 
 from django.conf import settings
 
-from chatdesk import redis_keys
+from realtime import redis_keys
 
 KEEP_SECONDS = 24 * 3600
 

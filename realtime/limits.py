@@ -10,14 +10,14 @@ day after the first). The limits are settings (`LIMITS`, each overridable from t
 as LIMIT_<ACTION>_PER_<SUBJECT>=N/period) and documented in docs/protocol.md.
 """
 
+import os
 import re
 from dataclasses import dataclass
 
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from chatdesk import redis_keys
-from chatdesk.env import env_str
+from realtime import redis_keys
 
 _PERIODS = {"s": 1, "second": 1, "m": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+)\s*$")
@@ -69,7 +69,7 @@ def rates_from_environment(defaults: dict[str, dict[str, str]]) -> dict[str, dic
         for subject, default in subjects.items():
             name = f"LIMIT_{action.upper()}_PER_{subject.upper()}"
             try:
-                limits[action][subject] = parse_rate(env_str(name, default))
+                limits[action][subject] = parse_rate(os.environ.get(name, default))
             except ValueError as error:
                 raise ImproperlyConfigured(f"{name}: {error}") from None
     return limits

@@ -20,8 +20,7 @@ from collections.abc import Callable
 from celery import current_task
 from celery.signals import task_postrun
 
-from conversations.publish import server_event_loop
-from conversations.threads import db
+from realtime.threads import db, server_event_loop
 
 log = logging.getLogger(__name__)
 
@@ -34,22 +33,28 @@ class Burst:
         self.last_run = 0.0
 
     def request(self) -> None:
-        """Ask for a run: from a database thread of the server, from its event loop, or from elsewhere."""
+        """Ask for a run: from the server's event loop, from one of its database threads, or from elsewhere."""
         try:
-            loop = asyncio.get_running_loop()
+            asyncio.get_running_loop()
         except RuntimeError:
-            loop = server_event_loop()
-            if loop is None:
-                if current_task:
-                    _after_this_task.add(self)
-                else:
-                    self._run_now()
-                return
-            # A fresh context: the caller's holds the database thread's state (asgiref would take a
-            # run on that thread from this loop for a deadlock).
-            loop.call_soon_threadsafe(self._schedule, context=contextvars.Context())
+            self._request_from_thread()
+        else:
+            self._schedule()
+
+    def _request_from_thread(self) -> None:
+        loop = server_event_loop()
+        if loop is None:
+            if current_task:
+                _after_this_task.add(self)
+            else:
+                self._run_now()
             return
-        self._schedule()
+        # A fresh context: the caller's holds the database thread's state (asgiref would take a
+        # run on that thread from this loop for a deadlock).
+        try:
+            loop.call_soon_threadsafe(self._schedule, context=contextvars.Context())
+        except RuntimeError:  # the server is shutting down and its loop closed meanwhile
+            self._run_now()
 
     def _run_now(self) -> None:
         self.last_run = time.monotonic()

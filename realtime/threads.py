@@ -1,6 +1,8 @@
 """Where a socket's blocking work runs: never on the event loop that serves every socket."""
 
-from asgiref.sync import sync_to_async
+import asyncio
+
+from asgiref.sync import SyncToAsync, sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 
@@ -17,3 +19,9 @@ def db(function):
     """
     single_writer = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
     return database_sync_to_async(function, thread_sensitive=single_writer)
+
+
+def server_event_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop of the server, when this thread runs database work for it (sync_to_async)."""
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    return loop if loop is not None and loop.is_running() else None
