@@ -72,6 +72,7 @@ def test_a_survey_whose_handler_runs_twice_sends_one_email(chatdesk_server, tmp_
         dispatching.stop()
 
 
+@pytest.mark.faults  # a process killed mid-task: the PostgreSQL pass, with the other fault tests
 def test_a_worker_killed_while_sending_the_survey_sends_it_once_after_the_lease(chatdesk_server, tmp_path):
     hold = tmp_path / "hold"
     hold.write_text("until killed")
