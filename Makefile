@@ -1,5 +1,5 @@
 # make run   the whole server with demo data (embedded Redis, SQLite unless DATABASE_URL is set)
-# make test  the test suite twice: on SQLite, then on a throwaway PostgreSQL server
+# make test  the test suite twice, side by side: on SQLite and on a throwaway PostgreSQL server
 # Both create .venv and install requirements.txt first (again only when it changes).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -22,7 +22,7 @@ venv: $(STAMP)
 # Debian's own python3 needs python3-venv for this; install it where we may (root).
 $(PY):
 	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV) && [ "$$(id -u)" = 0 ] && apt-get update && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv && $(PYTHON) -m venv $(VENV); }
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y python3-venv && $(PYTHON) -m venv $(VENV); }
 
 $(STAMP): requirements.txt | $(PY)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
@@ -32,5 +32,5 @@ $(STAMP): requirements.txt | $(PY)
 chromium:
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then \
 		apt-get update && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-cjk; \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y chromium fonts-noto-cjk; \
 	fi
