@@ -87,18 +87,28 @@ UI_STRINGS = {
 LOADER_STRINGS = ("open_chat", "cant_connect")
 
 
+# The scripts the loader loads, in this order (app.js uses protocol.js); their mtimes key the cache.
+LOADER_FILES = ("loader.js", "protocol.js", "app.js")
+
+
 @lru_cache(maxsize=8)
-def _loader_source(loader_mtime: float, app_mtime: float) -> bytes:
-    """The loader with the app.js URL (cache-busted by its content hash) and its strings filled in."""
-    app_hash = hashlib.sha256((STATIC_DIR / "app.js").read_bytes()).hexdigest()[:12]
+def _loader_source(*mtimes: float) -> bytes:
+    """The loader with the URLs of protocol.js and app.js (cache-busted by their content hashes) and its
+    strings filled in."""
     strings = {}
     for language in WIDGET_LANGUAGES:
         with translation.override(language):
             strings[language] = [str(UI_STRINGS[k]) for k in LOADER_STRINGS]
     source = _strip_comments((STATIC_DIR / "loader.js").read_text(encoding="utf-8"))
-    source = source.replace("__APP__", f"{static('widget/app.js')}?v={app_hash}")
+    source = source.replace("__PROTOCOL__", _versioned("protocol.js"))
+    source = source.replace("__APP__", _versioned("app.js"))
     source = source.replace("__STRINGS__", json.dumps(strings, ensure_ascii=False, separators=(",", ":")))
     return source.encode("utf-8")
+
+
+def _versioned(name: str) -> str:
+    content_hash = hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
+    return f"{static('widget/' + name)}?v={content_hash}"
 
 
 def _strip_comments(source: str) -> str:
@@ -111,9 +121,9 @@ def _strip_comments(source: str) -> str:
 
 @require_GET
 def widget_loader(request):
-    body = _loader_source((STATIC_DIR / "loader.js").stat().st_mtime, (STATIC_DIR / "app.js").stat().st_mtime)
+    body = _loader_source(*((STATIC_DIR / name).stat().st_mtime for name in LOADER_FILES))
     response = HttpResponse(body, content_type="application/javascript; charset=utf-8")
-    # Short: a new release reaches every embedding page within minutes; app.js itself is versioned.
+    # Short: a new release reaches every embedding page within minutes; the scripts it loads are versioned.
     response["Cache-Control"] = "public, max-age=300"
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -1,17 +1,17 @@
 /* chatdesk agent console: many chats at once, the queue, accepting offered chats, canned responses,
    tags, notes, transfers, wrap-up, and the supervisors' board, whisper, barge and reassign.
 
-   Plain JavaScript modules, no build step; one WebSocket (socket.js) speaking the agent console
-   protocol (docs/protocol.md). The reliability rules are the widget's: every outgoing message has a
-   client_id and stays in an outbox (localStorage) until acked or seen in a replay, and is resent after
-   every reconnect; messages are keyed by seq, so a doubled frame is shown once and in order, and each
-   names the seq before it (prev_seq): a frame that comes after a gap waits until the messages before
-   it are there, asked for with `sync`. Text from visitors and agents is only ever set with
-   textContent. */
+   Plain JavaScript modules, no build step; one WebSocket speaking the agent console protocol
+   (docs/protocol.md) through the widget's protocol.js (window.chatdeskProtocol, a classic script the
+   page runs first), so the reliability rules are the widget's: every outgoing message has a client_id
+   and stays in an outbox (localStorage) until acked or seen in a replay, and is resent after every
+   reconnect; messages are keyed by seq, so a doubled frame is shown once and in order, and each names
+   the seq before it (prev_seq): a frame that comes after a gap waits until the messages before it are
+   there, asked for with `sync`. Text from visitors and agents is only ever set with textContent. */
 
 import {$, clock, day, duration, h, initial, setStrings, store, t, uuid, waitClass} from "./dom.js";
-import {ConsoleSocket} from "./socket.js";
 
+const protocol = window.chatdeskProtocol;
 const CONFIG = JSON.parse($("console-config").textContent);
 setStrings(CONFIG.strings);
 const ME = CONFIG.agent;
@@ -19,9 +19,6 @@ const KEY = `chatdesk:console:${ME.id}:`;
 const DRAFTS = KEY + "drafts";
 const OPEN = new Set(["queued", "assigned", "active"]);
 const ACTIVE = new Set(["assigned", "active"]);
-const SYNC_RESEND_MS = 5000; // a sync that no `replayed` answers by then is sent again
-const PERMANENT = {message_too_long: 1, message_empty: 1, illegal_transition: 1, duplicate_client_id: 1,
-  forbidden: 1, not_found: 1, no_conversation: 1};
 
 const S = {
   status: null, cap: 0,
@@ -30,12 +27,11 @@ const S = {
   current: null,
   queue: null, queueAt: 0,
   board: null, boardAt: 0,
-  outbox: store.get(KEY + "outbox", []),
   pendingReplays: new Set(),
   pending: null,         // {kind, cid, dialog, errorEl}: a dialog waiting for the server's answer
   view: "console",
   muted: store.get(KEY + "muted", false),
-  line: "connecting",    // the socket's state (socket.js)
+  line: "connecting",    // the socket's state: connecting, open, lost, signed_out or stopped
   degraded: false,       // the server lost its live channel: messages still come, more slowly
 };
 
@@ -44,12 +40,13 @@ const S = {
 function chatOf(state) {
   let chat = S.chats.get(state.conversation_id);
   if (!chat) {
-    // shownTo: every message up to this seq that this agent may read is shown; held: frames that came
-    // after a gap, shown once it is filled.
-    chat = {id: state.conversation_id, state, msgs: new Map(), shownTo: 0, held: new Map(), syncing: false,
-      syncTimer: null, readSeq: state.agent_seen_seq || 0,
+    chat = {id: state.conversation_id, state, msgs: new Map(), chain: null, readSeq: state.agent_seen_seq || 0,
       unread: 0, draft: "", canned: null, mode: null, context: null, tags: [], typing: null, loaded: false,
       own: false, monitor: false, notice: null, offerDeadline: null};
+    // Its history and the replay of an open or a hello answer for a gap before a sync would.
+    chat.chain = protocol.chain({conversationId: chat.id, send: (frame) => socket.send(frame),
+      show: (frames) => { for (const f of frames) showMessage(chat, f); },
+      lastSeq: () => chat.state.last_seq, canSync: () => chat.loaded && !S.pendingReplays.has(chat.id)});
     const kept = store.get(DRAFTS, {})[chat.id];
     if (kept) { chat.draft = kept.text; chat.canned = kept.canned || null; }
     S.chats.set(chat.id, chat);
@@ -114,7 +111,7 @@ function addOwn(chat) {
 
 function forget(cid) {
   const chat = S.chats.get(cid);
-  if (chat) stopSync(chat);
+  if (chat) chat.chain.stop();
   dropDrafts((id) => id !== String(cid));
   S.order = S.order.filter((id) => id !== cid);
   S.chats.delete(cid);
@@ -153,71 +150,97 @@ function lastPreview(chat) {
 
 // --- outbox ----------------------------------------------------------------------------------------
 
-function saveOutbox() { store.set(KEY + "outbox", S.outbox.length ? S.outbox : null); }
+/* Messages, notes, whispers and barges not acked yet: {client_id, conversation_id, type, text, at,
+   canned_response_id?}; a refused one stays, marked failed with the error code, to show it was not sent. */
+const outbox = protocol.outbox({key: KEY + "outbox", send: (frame) => socket.send(frame), replies: ["ack", "message"],
+  keepRefused: true, frame(item) {
+    const frame = {type: item.type, conversation_id: item.conversation_id, client_id: item.client_id, text: item.text};
+    if (item.canned_response_id) frame.canned_response_id = item.canned_response_id;
+    return frame;
+  }});
+for (const item of outbox.items) track(item, outbox.settled(item.client_id));
 
-function settle(clientId) {
-  const before = S.outbox.length;
-  S.outbox = S.outbox.filter((item) => item.client_id !== clientId);
-  if (S.outbox.length !== before) saveOutbox();
+/* Confirmed by its ack or by its message frame, shown: the message takes its place by seq instead of its
+   pending row. A refusal shows it as not sent. */
+function track(item, settled) {
+  settled.then((f) => confirmed(item, f), () => { if (item.conversation_id === S.current) renderChat(); });
 }
 
-function sendItem(item) {
-  const frame = {type: item.type, conversation_id: item.conversation_id, client_id: item.client_id, text: item.text};
-  if (item.canned_response_id) frame.canned_response_id = item.canned_response_id;
-  return socket.send(frame);
+function confirmed(item, f) {
+  const chat = S.chats.get(f.conversation_id);
+  if (f.type === "ack" && chat && !chat.msgs.has(f.seq)) {
+    const m = {seq: f.seq, client_id: f.client_id, author: "agent", agent_name: ME.name, text: item.text,
+      visibility: item.type === "note" ? "internal" : item.type === "whisper" ? "whisper" : "public",
+      sent_at: new Date().toISOString(), conversation_id: f.conversation_id};
+    addMessage(chat, m);
+    if (chat.id === S.current) insertRow(chat, m);
+  }
+  const pendingRow = document.querySelector(`#log [data-client-id="${CSS.escape(f.client_id)}"]:not([data-seq])`);
+  if (pendingRow) pendingRow.remove();
+  renderLists();
 }
 
-function flushOutbox(cid) {
-  for (const item of S.outbox) if (!cid || item.conversation_id === cid) if (!item.failed) sendItem(item);
+/* Why a refused message was not sent: the error's text, or its code when there is none. */
+function refusal(code) {
+  const text = t("err_" + code);
+  return text === "err_" + code ? code : text;
 }
 
 // --- the socket ----------------------------------------------------------------------------------
 
 const wsUrl = location.origin.replace(/^http/, "ws") + "/ws/agent/";
-const socket = new ConsoleSocket({
+const socket = protocol.socket({
   url: wsUrl,
+  label: "chatdesk console",
   hello() {
     const conversations = {};
-    for (const chat of S.chats.values()) if (chat.loaded) conversations[chat.id] = chat.shownTo;
+    for (const chat of S.chats.values()) if (chat.loaded) conversations[chat.id] = chat.chain.shownTo;
     S.pendingReplays = new Set(Object.keys(conversations));
     const frame = {type: "hello"};
     if (Object.keys(conversations).length) frame.conversations = conversations;
     return frame;
   },
   onFrame: handle,
-  onState(state) {
-    S.line = state;
-    if (state !== "open") {
-      // The next hello's replay answers for an unanswered sync; the next server says how it is.
-      S.degraded = false;
-      for (const chat of S.chats.values()) stopSync(chat);
-    }
-    renderConn();
-    if (state === "signed_out") setTimeout(() => { location.href = "/accounts/login/?next=/console/"; }, 1500);
-    if (state === "open") S.everConnected = true;
-    document.body.classList.toggle("is-offline-line", state !== "open");
-  },
+  // A console signed out (4001) or refused (4003) stays closed.
+  onClose: (code) => (code === 4001 || code === 4003 ? false : undefined),
+  onState: (state, code) => lineChanged(state === "stopped" && code === 4001 ? "signed_out" : state),
 });
+
+function lineChanged(state) {
+  S.line = state;
+  if (state !== "open") {
+    // The next hello's replay answers for an unanswered sync; the next server says how it is.
+    S.degraded = false;
+    for (const chat of S.chats.values()) chat.chain.stop();
+  }
+  renderConn();
+  if (state === "signed_out") setTimeout(() => { location.href = "/accounts/login/?next=/console/"; }, 1500);
+  if (state === "open") S.everConnected = true;
+  document.body.classList.toggle("is-offline-line", state !== "open");
+}
 
 function handle(f) {
   const chat = f.conversation_id ? S.chats.get(f.conversation_id) : null;
   switch (f.type) {
-    case "welcome": return onWelcome(f);
+    case "welcome":
+      socket.welcomed();
+      lineChanged("open");
+      return onWelcome(f);
     case "status": S.status = f.status; S.cap = f.cap; return renderStatus();
     case "queue": S.queue = f; S.queueAt = Date.now(); return renderQueue();
     case "board": S.board = f; S.boardAt = Date.now(); return renderBoard();
     case "state": return onState(f);
     case "message": return chat && onMessage(chat, f);
-    case "ack": return onAck(f);
+    case "ack": return outbox.receive(f);
     case "replayed":
       S.pendingReplays.delete(f.conversation_id);
       if (chat) {
-        accountFor(chat, f.last_seq);
+        chat.chain.accountFor(f.last_seq);
         chat.loaded = true;
         renderLists();
         if (chat.id === S.current) renderChat();
       }
-      flushOutbox(f.conversation_id);
+      outbox.flush((item) => item.conversation_id === f.conversation_id);
       return;
     case "service": S.degraded = f.status === "degraded"; return renderConn();
     case "typing":
@@ -282,7 +305,7 @@ function onWelcome(f) {
   renderLists();
   if (!S.current && S.order.length) select(S.order[0]);
   else if (S.current) renderChat();
-  if (!S.pendingReplays.size) flushOutbox();
+  if (!S.pendingReplays.size) outbox.flush();
 }
 
 function onState(f) {
@@ -300,7 +323,7 @@ function onState(f) {
   }
   const was = chat.state;
   chat.state = {...was, ...f};
-  if (syncable(chat) && gapAfterShown(chat)) sync(chat);
+  chat.chain.check();
   setOfferDeadline(chat, f);
   let accepted = false;
   if (S.pending && S.pending.kind === "accept" && S.pending.cid === chat.id && f.status !== "assigned") {
@@ -344,62 +367,11 @@ function onState(f) {
 
 /* Messages are shown as one unbroken chain per chat, so a later one never shows before an earlier one. */
 function onMessage(chat, f) {
-  if (f.seq <= chat.shownTo) return;
-  chat.held.set(f.seq, f);
-  showHeld(chat);
-  if (syncable(chat) && gapAfterShown(chat)) sync(chat);
-}
-
-/* Shows, in seq order, every held frame that follows what is shown without a gap (and any the server
-   has since accounted for). */
-function showHeld(chat) {
-  for (const seq of [...chat.held.keys()].sort((a, b) => a - b)) {
-    const f = chat.held.get(seq);
-    if (seq > chat.shownTo && (f.prev_seq || 0) > chat.shownTo) continue; // still after a gap
-    chat.held.delete(seq);
-    chat.shownTo = Math.max(chat.shownTo, seq);
-    showMessage(chat, f);
-  }
-}
-
-/* A message is missing: one came after a gap, or the chat counts more than is shown. */
-function gapAfterShown(chat) {
-  return chat.held.size > 0 || chat.state.last_seq > chat.shownTo;
-}
-
-/* A chat whose history has come (open, hello) and that is not asking already; the replay of an open
-   or a hello answers for the others. */
-function syncable(chat) {
-  return chat.loaded && !chat.syncing && !S.pendingReplays.has(chat.id);
-}
-
-/* Asks for every message after what is shown; again after a while until `replayed` answers. */
-function sync(chat) {
-  clearTimeout(chat.syncTimer);
-  chat.syncing = socket.send({type: "sync", conversation_id: chat.id, last_seq: chat.shownTo});
-  if (chat.syncing) chat.syncTimer = setTimeout(() => sync(chat), SYNC_RESEND_MS);
-}
-
-function stopSync(chat) {
-  clearTimeout(chat.syncTimer);
-  chat.syncing = false;
-}
-
-/* `replayed`: everything up to lastSeq is accounted for. A gap left after progress is asked for at once;
-   one the answer did not shrink only after a while, so a confused server is not flooded. */
-function accountFor(chat, lastSeq) {
-  const progress = lastSeq > chat.shownTo;
-  stopSync(chat);
-  chat.shownTo = Math.max(chat.shownTo, lastSeq);
-  showHeld(chat);
-  if (!gapAfterShown(chat)) return;
-  if (progress) return sync(chat);
-  chat.syncing = true;
-  chat.syncTimer = setTimeout(() => sync(chat), SYNC_RESEND_MS);
+  chat.chain.receive(f);
 }
 
 function showMessage(chat, f) {
-  if (f.client_id) settle(f.client_id);
+  outbox.receive(f); // one of ours, shown: the server has it, whatever happened to the ack
   const fresh = !chat.msgs.has(f.seq);
   addMessage(chat, f);
   if (!fresh) return;
@@ -423,36 +395,9 @@ function addMessage(chat, m) {
   chat.msgs.set(m.seq, m);
 }
 
-function onAck(f) {
-  const item = S.outbox.find((i) => i.client_id === f.client_id);
-  const chat = S.chats.get(f.conversation_id);
-  settle(f.client_id);
-  if (item && chat && !chat.msgs.has(f.seq)) {
-    const m = {seq: f.seq, client_id: f.client_id, author: "agent", agent_name: ME.name, text: item.text,
-      visibility: item.type === "note" ? "internal" : item.type === "whisper" ? "whisper" : "public",
-      sent_at: new Date().toISOString(), conversation_id: f.conversation_id};
-    addMessage(chat, m);
-    if (chat.id === S.current) insertRow(chat, m);
-  }
-  const pendingRow = document.querySelector(`#log [data-client-id="${CSS.escape(f.client_id)}"]:not([data-seq])`);
-  if (pendingRow) pendingRow.remove();
-  renderLists();
-}
-
 function onError(f) {
   if (f.code === "service_unavailable") return; // the close that follows (4013) reconnects
-  if (f.ref) {
-    const item = S.outbox.find((i) => i.client_id === f.ref);
-    if (item) {
-      if (f.retry) return setTimeout(() => sendItem(item), f.retry_after_ms || 2000);
-      if (PERMANENT[f.code] || !f.retry) {
-        item.failed = t("err_" + f.code) !== "err_" + f.code ? t("err_" + f.code) : f.code;
-        saveOutbox();
-        if (item.conversation_id === S.current) renderChat();
-        return;
-      }
-    }
-  }
+  if (outbox.receive(f)) return; // about a message: sent again later, or shown as not sent
   const message = errorText(f.code);
   if (S.pending && (!f.conversation_id || f.conversation_id === S.pending.cid)) {
     const pending = S.pending;
@@ -470,7 +415,7 @@ function onError(f) {
   if (f.code === "forbidden" || f.code === "not_found") {
     // A chat on screen that is no longer ours (moved while we were away): drop it quietly.
     const chat = f.conversation_id && S.chats.get(f.conversation_id);
-    if (chat) stopSync(chat); // asking again cannot help
+    if (chat) chat.chain.stop(); // asking again cannot help
     if (chat && !chat.own && !chat.monitor) return forget(chat.id);
     if (chat && chat.own && f.field === "conversation_id") {
       chat.own = false;
@@ -749,13 +694,13 @@ function renderLog(chat) {
   const log = $("log");
   const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
   const rows = [...chat.msgs.keys()].sort((a, b) => a - b).map((seq) => messageRow(chat, chat.msgs.get(seq)));
-  const pending = S.outbox.filter((item) => item.conversation_id === chat.id).map((item) => {
+  const pending = outbox.items.filter((item) => item.conversation_id === chat.id).map((item) => {
     const row = messageRow(chat, {seq: "", client_id: item.client_id, author: "agent", agent_name: ME.name, text: item.text,
       visibility: item.type === "note" ? "internal" : item.type === "whisper" ? "whisper" : "public",
       sent_at: new Date(item.at).toISOString()});
     row.removeAttribute("data-seq");
     row.classList.add(item.failed ? "is-failed" : "is-sending");
-    row.querySelector(".msg-status").textContent = item.failed ? t("not_sent", {reason: item.failed}) : t("sending");
+    row.querySelector(".msg-status").textContent = item.failed ? t("not_sent", {reason: refusal(item.failed)}) : t("sending");
     return row;
   });
   log.replaceChildren(...rows, ...pending);
@@ -825,16 +770,14 @@ function submit() {
   const type = {reply: "message", note: "note", whisper: "whisper", barge: "barge"}[chat.mode];
   const item = {client_id: uuid(), conversation_id: chat.id, type, text, at: Date.now()};
   if ((type === "message" || type === "barge") && chat.canned) item.canned_response_id = chat.canned;
-  S.outbox.push(item);
-  saveOutbox();
   input.value = "";
   chat.draft = "";
   chat.canned = null;
   keepDraft(chat);
   closeCanned();
   stopTyping();
+  track(item, outbox.add(item));
   renderLog(chat);
-  sendItem(item);
 }
 
 const typing = {on: false, last: 0, idle: null, cid: null};

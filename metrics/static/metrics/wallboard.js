@@ -1,9 +1,9 @@
 /* chatdesk live wallboard: one read-only WebSocket (/ws/wallboard/) pushes a `wallboard` snapshot
    whenever the floor changes (at most about once a second); between snapshots the waits keep
-   counting here. Reconnects like the console (agents/static/agents/socket.js). */
+   counting here. Reconnects like the console, through the widget's protocol.js
+   (window.chatdeskProtocol, a classic script the page runs first). */
 
 import {$, LANG, duration, h, setStrings, t, waitClass} from "../agents/dom.js";
-import {ConsoleSocket} from "../agents/socket.js";
 
 const CONFIG = JSON.parse($("wallboard-config").textContent);
 setStrings(CONFIG.strings);
@@ -109,11 +109,18 @@ function setLive(state) {
     : state === "stopped" ? t("forbidden") : t("reconnecting");
 }
 
-const socket = new ConsoleSocket({
+const socket = window.chatdeskProtocol.socket({
   url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${CONFIG.socket}`,
+  label: "chatdesk wallboard",
   hello: () => ({type: "hello"}),
-  onState: setLive,
+  // Signed out (4001) or not a supervisor (4003): nothing to wait for.
+  onClose: (code) => (code === 4001 || code === 4003 ? false : undefined),
+  onState: (state, code) => setLive(state === "stopped" && code === 4001 ? "signed_out" : state),
   onFrame(frame) {
+    if (frame.type === "welcome") {
+      socket.welcomed();
+      setLive("open");
+    }
     if (frame.type !== "wallboard") return;
     snap = frame;
     receivedAt = Date.now();

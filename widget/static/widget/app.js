@@ -1,21 +1,23 @@
 /* chatdesk panel: the chat window the loader (widget.js) fetches on first use.
 
    Plain JavaScript, no build step. It lives in the loader's shadow root, so the page's CSS
-   cannot reach it, and it speaks the visitor WebSocket protocol (docs/protocol.md).
+   cannot reach it, and it speaks the visitor WebSocket protocol (docs/protocol.md) through
+   protocol.js, which the loader runs before it (chatdesk._protocol).
 
-   Delivery rules: every outgoing message has a client_id and stays in an outbox (kept in
-   localStorage, so a reload mid-send still delivers it) until the server acks it; the outbox
-   is resent after every (re)connect and the server drops the copies it already has. Incoming
-   messages are keyed by seq, so a replayed or doubled frame is shown once and in order, and
-   each names the seq before it (prev_seq): a frame that comes after a gap waits until the
-   messages before it are there, asked for with `sync`. Message text is only ever set with
-   textContent. */
+   Delivery rules: every outgoing message, goal, offline message and transcript request has a
+   client_id and stays in an outbox (messages, goals and the offline message in localStorage, so a
+   reload mid-send still delivers them) until the server confirms it; the outboxes are resent after
+   every (re)connect and the server drops the copies it already has. Incoming messages are keyed by
+   seq, so a replayed or doubled frame is shown once and in order, and each names the seq before it
+   (prev_seq): a frame that comes after a gap waits until the messages before it are there, asked
+   for with `sync`. Message text is only ever set with textContent. */
 (function (w, d) {
   "use strict";
   var api = w.chatdesk;
-  if (!api || !api._root || api._app) return;
+  // Without the protocol (protocol.js failed to load) the loader tries both again.
+  if (!api || !api._root || api._app || !api._protocol) return;
 
-  var root = api._root, key = api._key, base = api._base, P = "chatdesk:" + key + ":";
+  var protocol = api._protocol, root = api._root, key = api._key, base = api._base, P = "chatdesk:" + key + ":";
   var lang = (navigator.language || "").toLowerCase();
   var LANG = /^lt/.test(lang) ? "lt" : /^zh/.test(lang) ? "zh-hans" : "en";
   var WS_URL = base.replace(/^http/, "ws") + "ws/widget/" + encodeURIComponent(key) + "/";
@@ -25,7 +27,6 @@
   var REASONS = {message_too_long: "too_long", message_empty: "empty", conversation_closed: "chat_closed",
     illegal_transition: "chat_closed", no_conversation: "chat_closed"};
   var S = null; // UI strings, from /widget/strings/<lang>.json
-  var SYNC_RESEND_MS = 5000; // a sync that no `replayed` answers by then is sent again
 
   var FONT = 'system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans","PingFang SC","Microsoft YaHei",sans-serif';
   var CSS = [
@@ -136,29 +137,39 @@
 
   // --- state ---------------------------------------------------------------------------------
   var st = {
-    ws: null, ready: false, attempt: 0, retryTimer: null, stopped: false, everConnected: false,
-    lastRx: 0, lastPing: 0,
+    everConnected: false,
     site: null, visitor: null,
     conv: null,            // the latest `state` frame of the shown conversation
+    chain: null,           // its seqs: what is shown, what waits after a gap (protocol.js)
     msgs: {},              // seq -> row element
     maxSeq: 0,
-    shownTo: 0,            // every message up to this seq that the visitor may see is shown
-    held: {},              // seq -> message frame that came after a gap, shown once the gap is filled
-    syncing: false,        // a sync is unanswered
-    syncTimer: null,
     degraded: false,       // the server lost its live channel: messages still come, more slowly
-    outbox: readJSON("outbox", []),   // [{client_id, text, at}] not yet acked
-    goals: readJSON("goals", []),     // [{client_id, name, value?}] not yet recorded by the server
-    failed: {},            // client_id -> row element
     agentSeen: 0,
     queue: null,
     starting: false,
-    offline: readJSON("offline", null), // the offline message being sent
     offlineDone: false,
     offerFor: local("offerFor"), // the waiting chat whose offline_offer is shown (the chat stays open)
     open: false,
     agentTyping: null
   };
+
+  // The socket is made further down (with the handlers it calls); the outboxes send through it.
+  function sendFrame(frame) { return socket.send(frame); }
+  // [{client_id, text, at}] not yet acked; they go only to an open chat.
+  var outbox = protocol.outbox({key: P + "outbox", send: sendFrame, canSend: convOpen, replies: ["ack", "message"],
+    frame: function (m) { return {type: "message", client_id: m.client_id, text: m.text}; }});
+  // [{client_id, name, value?}] not yet recorded by the server.
+  var goals = protocol.outbox({key: P + "goals", send: sendFrame, replies: ["goal_recorded"], limit: 20,
+    frame: function (g) { return {type: "goal", client_id: g.client_id, name: g.name, value: g.value}; }});
+  // The offline message being sent: [{client_id, name, email, text}].
+  var offline = protocol.outbox({key: P + "offline", send: sendFrame, replies: ["offline_received"],
+    frame: function (m) { return {type: "offline_message", client_id: m.client_id, name: m.name, email: m.email, text: m.text}; }});
+  // The transcript request being sent (st.transcript), in memory only.
+  var transcripts = protocol.outbox({send: sendFrame, replies: ["transcript_requested"], frame: function (r) {
+    var frame = {type: "transcript", client_id: r.client_id, conversation_id: r.conversation_id};
+    if (r.to) frame.email = r.to;
+    return frame;
+  }});
 
   // --- DOM -----------------------------------------------------------------------------------
   function h(tag, attrs, kids) {
@@ -272,7 +283,7 @@
     ui.panel.addEventListener("keydown", function (e) {
       if (e.key == "Escape") { e.preventDefault(); closePanel(); }
     });
-    ui.end.onclick = function () { if (st.conv && send({type: "close"})) ui.end.disabled = true; };
+    ui.end.onclick = function () { if (st.conv && socket.send({type: "close"})) ui.end.disabled = true; };
     ui.newChat.onclick = newChat;
     ui.rate.onsubmit = submitRating;
     ui.transcriptBtn.onclick = requestTranscript;
@@ -318,11 +329,11 @@
   function convOpen() { return !!(st.conv && OPEN[st.conv.status]); }
 
   function render() {
-    var connected = st.ready, site = st.site, conv = st.conv, slow = connected && st.degraded;
-    ui.status.hidden = connected && !st.stopped && !slow;
-    ui.status.className = "cd-status" + (!slow && (st.everConnected || st.attempt > 1) ? " cd-bad" : "");
-    ui.status.textContent = st.banned ? t("banned") : st.stopped ? t("not_available") : slow ? t("degraded") :
-      (st.attempt > 1 || st.everConnected) ? (S ? t("cant_connect") : api._s[1]) : (S ? t("connecting") : "…");
+    var connected = socket.ready, site = st.site, conv = st.conv, slow = connected && st.degraded;
+    ui.status.hidden = connected && !socket.stopped && !slow;
+    ui.status.className = "cd-status" + (!slow && (st.everConnected || socket.attempt > 1) ? " cd-bad" : "");
+    ui.status.textContent = st.banned ? t("banned") : socket.stopped ? t("not_available") : slow ? t("degraded") :
+      (socket.attempt > 1 || st.everConnected) ? (S ? t("cant_connect") : api._s[1]) : (S ? t("connecting") : "…");
     if (!S) return;
     ui.title.textContent = site && site.name ? site.name : t("title");
     var agent = conv && conv.agent_name;
@@ -373,7 +384,7 @@
     ui.end.hidden = !convOpen();
     ui.end.disabled = !connected;
     ui.startBtn.disabled = !connected || st.starting;
-    ui.offlineBtn.disabled = !connected || !!st.offline;
+    ui.offlineBtn.disabled = !connected || offline.items.length > 0;
     ui.send.disabled = false; // a message written offline waits in the outbox
     if (site) ui.input.maxLength = site.max_message_chars;
 
@@ -456,22 +467,18 @@
     if (m.client_id) {
       var pending = ui.pending.querySelector('[data-client-id="' + cssEscape(m.client_id) + '"]');
       if (pending) pending.remove();
-      dropFromOutbox(m.client_id);
     }
     if (author == "agent") showTyping(null);
     return true;
   }
 
-  // Shows, in seq order, every held frame that follows what is shown without a gap (and any the
-  // server has since accounted for), so the visitor never sees a later message before an earlier one.
-  function showHeld() {
+  // Frames the chain lets through, in seq order. One of the visitor's, shown, is confirmed: the
+  // server has it, whatever happened to the ack.
+  function showMessages(frames) {
     var added = false;
-    Object.keys(st.held).map(Number).sort(function (a, b) { return a - b; }).forEach(function (seq) {
-      var f = st.held[seq];
-      if (seq > st.shownTo && (f.prev_seq || 0) > st.shownTo) return; // still after a gap
-      delete st.held[seq];
+    frames.forEach(function (f) {
+      outbox.receive(f);
       added = addMessage(f) || added;
-      st.shownTo = Math.max(st.shownTo, seq);
     });
     if (added) {
       refreshMeta();
@@ -479,32 +486,6 @@
       markSeen();
       updateBadge();
     }
-  }
-
-  // A message is missing: one came after a gap, or the conversation counts more than is shown.
-  function gapAfterShown() {
-    return Object.keys(st.held).length > 0 || !!(st.conv && st.conv.last_seq > st.shownTo);
-  }
-
-  // Asks for every message after what is shown; again after a while until `replayed` answers.
-  function sync() {
-    clearTimeout(st.syncTimer);
-    st.syncing = send({type: "sync", conversation_id: st.conv.conversation_id, last_seq: st.shownTo});
-    if (st.syncing) st.syncTimer = setTimeout(sync, SYNC_RESEND_MS);
-  }
-
-  // `replayed`: everything up to lastSeq is accounted for. A gap left after progress is asked for
-  // at once; one the answer did not shrink only after a while, so a confused server is not flooded.
-  function accountFor(lastSeq) {
-    var progress = lastSeq > st.shownTo;
-    clearTimeout(st.syncTimer);
-    st.syncing = false;
-    st.shownTo = Math.max(st.shownTo, lastSeq);
-    showHeld();
-    if (!gapAfterShown()) return;
-    if (progress) return sync();
-    st.syncing = true;
-    st.syncTimer = setTimeout(sync, SYNC_RESEND_MS);
   }
 
   // A note from the widget itself (such as "Alice joined"), placed after the messages so far.
@@ -535,37 +516,30 @@
   }
 
   // --- outbox ----------------------------------------------------------------------------------
-  function saveOutbox() { local("outbox", st.outbox.length ? JSON.stringify(st.outbox) : null); }
-
-  function dropFromOutbox(clientId) {
-    var before = st.outbox.length;
-    st.outbox = st.outbox.filter(function (m) { return m.client_id != clientId; });
-    if (st.outbox.length != before) saveOutbox();
-  }
-
   function showPending(item) {
     if (ui.pending.querySelector('[data-client-id="' + cssEscape(item.client_id) + '"]')) return;
     ui.pending.appendChild(row("visitor", item.text, {"client-id": item.client_id, status: "sending"}));
   }
 
-  function sendQueued(item) {
-    if (st.ready && convOpen() && st.outbox.some(function (m) { return m.client_id == item.client_id; })) {
-      send({type: "message", client_id: item.client_id, text: item.text});
-    }
+  // The ack puts the message in its place by seq (unless its message frame came first); a refusal
+  // leaves it in the pending list, marked as not sent.
+  function trackMessage(item, settled) {
+    settled.then(function (f) {
+      if (f.type == "ack" && st.conv && f.conversation_id == st.conv.conversation_id) {
+        addMessage({seq: f.seq, author: "visitor", text: item.text, client_id: item.client_id});
+      }
+      refreshMeta();
+    }, function (f) { failMessage(item, REASONS[f.code] || "send_failed"); });
   }
 
-  function failMessage(clientId, reason) {
-    var item = st.outbox.filter(function (m) { return m.client_id == clientId; })[0];
-    dropFromOutbox(clientId);
-    var el = ui.pending.querySelector('[data-client-id="' + cssEscape(clientId) + '"]');
-    if (!el && item) {
+  function failMessage(item, reason) {
+    var el = ui.pending.querySelector('[data-client-id="' + cssEscape(item.client_id) + '"]');
+    if (!el) {
       showPending(item);
       el = ui.pending.lastChild;
     }
-    if (el) {
-      el.setAttribute("data-status", "failed");
-      el.setAttribute("data-reason", reason);
-    }
+    el.setAttribute("data-status", "failed");
+    el.setAttribute("data-reason", reason);
     refreshMeta();
   }
 
@@ -574,15 +548,13 @@
     if (!text.trim() || !convOpen()) return;
     if (text.length > max) text = text.slice(0, max);
     var item = {client_id: uuid(), text: text, at: Date.now()};
-    st.outbox.push(item);
-    saveOutbox();
     showPending(item);
     ui.input.value = "";
     onInput();
     stopTyping();
     refreshMeta();
     scrollDown();
-    sendQueued(item);
+    trackMessage(item, outbox.add(item));
   }
 
   // --- typing ------------------------------------------------------------------------------------
@@ -607,7 +579,7 @@
     typing.timer = null;
     if (!ui.input.value || !convOpen()) return;
     typing.last = Date.now();
-    typing.on = send({type: "typing", is_typing: true, preview: ui.input.value.slice(0, 200)});
+    typing.on = socket.send({type: "typing", is_typing: true, preview: ui.input.value.slice(0, 200)});
   }
 
   function stopTyping() {
@@ -616,7 +588,7 @@
     typing.timer = null;
     if (typing.on) {
       typing.on = false;
-      send({type: "typing", is_typing: false});
+      socket.send({type: "typing", is_typing: false});
     }
   }
 
@@ -636,10 +608,10 @@
   }
 
   function markSeen() {
-    if (!st.open || d.visibilityState == "hidden" || !st.ready || !st.conv) return;
+    if (!st.open || d.visibilityState == "hidden" || !socket.ready || !st.conv) return;
     var newest = Math.max.apply(null, [0].concat(agentSeqs()));
     if (newest > (+local("seen") || 0) || newest > (st.sentSeen || 0)) {
-      if (send({type: "seen", seq: newest})) {
+      if (socket.send({type: "seen", seq: newest})) {
         st.sentSeen = newest;
         local("seen", newest);
       }
@@ -697,7 +669,7 @@
       text: ui["cd-question"].value.slice(0, max)};
     if (ui["cd-email"].value.trim()) frame.email = ui["cd-email"].value.trim();
     if (hasTopics && ui["cd-topic"].value) frame.topic = +ui["cd-topic"].value;
-    if (send(frame)) {
+    if (socket.send(frame)) {
       st.starting = true;
       render();
     }
@@ -707,16 +679,32 @@
     e.preventDefault();
     if (!validate(["cd-oname", "cd-oemail", "cd-otext"])) return;
     st.offlineNotice = null;
-    st.offline = {client_id: uuid(), name: ui["cd-oname"].value.trim(), email: ui["cd-oemail"].value.trim(),
-      text: ui["cd-otext"].value};
-    local("offline", JSON.stringify(st.offline));
-    sendOffline();
+    trackOffline(offline.add({client_id: uuid(), name: ui["cd-oname"].value.trim(), email: ui["cd-oemail"].value.trim(),
+      text: ui["cd-otext"].value}));
     render();
   }
 
-  function sendOffline() {
-    if (st.offline && st.ready) send({type: "offline_message", client_id: st.offline.client_id,
-      name: st.offline.name, email: st.offline.email, text: st.offline.text});
+  function trackOffline(settled) {
+    settled.then(function () {
+      ui["cd-otext"].value = "";
+      if (convOpen()) {
+        // Left from the wait-limit offer: the chat goes on; say so in it.
+        dropOffer();
+        addNote(t("offline_thanks"));
+        render();
+        return scrollDown();
+      }
+      st.offlineDone = true;
+      render();
+      if (st.open) {
+        ui.thanks.setAttribute("tabindex", "-1");
+        ui.thanks.focus();
+      }
+    }, function (f) {
+      if (f.code == "offline_limited") st.offlineNotice = waitNotice(f);
+      else fieldError(f.field == "email" ? "cd-oemail" : f.field == "name" ? "cd-oname" : "cd-otext", true);
+      render();
+    });
   }
 
   function fillForms() {
@@ -747,13 +735,12 @@
 
   function resetConversation(conv) {
     if (!conv || conv.conversation_id != st.offerFor) dropOffer();
+    if (st.chain) st.chain.stop();
     st.conv = conv;
+    st.chain = conv && protocol.chain({conversationId: conv.conversation_id, send: sendFrame, show: showMessages,
+      lastSeq: function () { return st.conv.last_seq; }});
     st.msgs = {};
     st.maxSeq = 0;
-    st.shownTo = 0;
-    st.held = {};
-    clearTimeout(st.syncTimer);
-    st.syncing = false;
     st.agentSeen = conv ? conv.agent_seen_seq : 0;
     st.queue = null;
     st.sentSeen = 0;
@@ -764,12 +751,6 @@
   }
 
   // --- the socket ----------------------------------------------------------------------------------
-  function send(frame) {
-    var ws = st.ws;
-    if (!ws || ws.readyState != 1 || (!st.ready && frame.type != "hello")) return false;
-    try { ws.send(JSON.stringify(frame)); return true; } catch (e) { return false; }
-  }
-
   function hello() {
     var t0 = +session("t0") || Date.now(), page = {
       url: location.href.slice(0, 2000), title: (d.title || "").slice(0, 300), referrer: (d.referrer || "").slice(0, 2000)
@@ -783,60 +764,33 @@
     // without a gap. A new page asks for the whole conversation.
     if (conv && st.conv && st.conv.conversation_id == conv) {
       frame.conversation_id = conv;
-      frame.last_seq = st.shownTo;
+      frame.last_seq = st.chain.shownTo;
     }
-    send(frame);
+    return frame;
   }
 
-  function connect() {
-    st.retryTimer = null;
-    if (st.stopped || st.ws) return;
-    if (!S) return loadStrings();
-    var ws;
-    try { ws = new WebSocket(WS_URL); } catch (e) { return retry(); }
-    st.ws = ws;
-    ws.onopen = function () { st.lastRx = Date.now(); hello(); };
-    ws.onmessage = function (e) {
-      st.lastRx = Date.now();
-      var frame;
-      try { frame = JSON.parse(e.data); } catch (err) { return; }
-      try { handle(frame); } catch (err) { if (w.console) console.error("chatdesk:", err); }
-    };
-    ws.onclose = function (e) { if (st.ws === ws) lost(e.code); };
+  // What a close code means for the next attempt (protocol.js, socket).
+  function closed(code) {
+    if (code == 4003 || code == 4004) return false; // this page may not use the widget
+    if (code == 4009) { st.banned = true; return false; } // a supervisor banned this visitor or network
+    if (code == 4029) return st.retryAfter || 60000; // too many new visitors from this network
+    if (code == 4001) return 0; // bad token: reconnect at once without it
+    // 4013 (the server cannot serve now), 4008 and network errors: back off and try again.
   }
 
-  // The socket is gone: forget it and plan the next attempt.
-  function lost(code) {
-    var ws = st.ws;
-    st.ws = null;
-    st.ready = false;
-    if (ws) { ws.onclose = ws.onmessage = ws.onopen = null; try { ws.close(); } catch (e) {} }
+  // The socket is gone (or could not be made).
+  function lineLost() {
     showTyping(null);
     typing.on = false;
     // The next hello's replay answers for an unanswered sync; the next server says how it is.
-    clearTimeout(st.syncTimer);
-    st.syncing = st.degraded = false;
-    if (code == 4003 || code == 4004) st.stopped = true; // this page may not use the widget
-    else if (code == 4009) st.stopped = st.banned = true; // a supervisor banned this visitor or network
-    else if (code == 4029) retry(st.retryAfter || 60000); // too many new visitors from this network
-    else if (code == 4001) { st.attempt = 0; retry(0); } // bad token: reconnect at once without it
-    else { // 4013 (the server cannot serve now), 4008 and network errors: back off and try again
-      if (code == 4008) st.attempt = Math.max(st.attempt, 5); // flooding: back off for a while
-      retry();
-    }
+    if (st.chain) st.chain.stop();
+    st.degraded = false;
     render();
   }
 
-  // Exponential backoff with ±50% jitter, so a server restart is not met by every widget at once.
-  function retry(delay) {
-    if (st.retryTimer || st.stopped) return;
-    if (delay == null) delay = Math.min(30000, 500 * Math.pow(2, st.attempt)) * (0.5 + Math.random());
-    st.attempt++;
-    st.retryTimer = setTimeout(connect, delay);
-  }
-
+  // The strings come first: the panel says nothing before them.
   function loadStrings() {
-    fetch(base + "widget/strings/" + LANG + ".json").then(function (r) {
+    return fetch(base + "widget/strings/" + LANG + ".json").then(function (r) {
       if (!r.ok) throw new Error("strings " + r.status);
       return r.json();
     }).then(function (data) {
@@ -844,23 +798,17 @@
       applyStrings();
       fillForms();
       render();
-      connect();
-    }).catch(function () {
-      retry();
-      render();
     });
   }
 
-  // Liveness: a socket that hears nothing for long (a sleeping laptop, a dead proxy) is replaced.
-  setInterval(function () {
-    if (!st.ws || st.ws.readyState != 1) return;
-    var now = Date.now();
-    if (now - st.lastRx > 45000) return lost(1006);
-    if (st.ready && now - st.lastRx > 25000 && now - st.lastPing > 25000) {
-      st.lastPing = now;
-      send({type: "ping"});
-    }
-  }, 5000);
+  var socket = protocol.socket({
+    url: WS_URL,
+    hello: hello,
+    onFrame: handle,
+    onClose: closed,
+    onState: function (state) { if (state != "connecting") lineLost(); },
+    prepare: function () { return S ? null : loadStrings(); }
+  });
 
   // --- survey and transcript ---------------------------------------------------------------------
   function scale(name, from, to) {
@@ -898,7 +846,7 @@
     if (nps != null) frame.nps = nps;
     if (ces != null) frame.ces = ces;
     if (comment) frame.comment = comment.slice(0, 2000);
-    if (send(frame)) { st.rating = true; render(); }
+    if (socket.send(frame)) { st.rating = true; render(); }
   }
 
   function requestTranscript() {
@@ -909,34 +857,35 @@
     }
     ui.transcriptEmail.removeAttribute("aria-invalid");
     st.transcriptNotice = null;
-    st.transcript = {client_id: uuid(), conversation_id: st.conv.conversation_id, email: null, to: email};
-    sendTranscript();
+    var request = st.transcript = {client_id: uuid(), conversation_id: st.conv.conversation_id, email: null, to: email};
+    transcripts.add(request).then(function (f) {
+      request.email = f.email;
+      request.confirm = f.needs_confirmation;
+      render();
+    }, function (f) {
+      if (st.transcript !== request) return;
+      st.transcript = null;
+      if (f.code == "email_limited") st.transcriptNotice = waitNotice(f);
+      else {
+        ui.transcriptEmail.hidden = false;
+        ui.transcriptEmail.setAttribute("aria-invalid", "true");
+      }
+      render();
+    });
     render();
   }
 
-  function sendTranscript() {
-    var r = st.transcript;
-    if (r && !r.email && st.ready) {
-      var frame = {type: "transcript", client_id: r.client_id, conversation_id: r.conversation_id};
-      if (r.to) frame.email = r.to;
-      send(frame);
-    }
-  }
-
   function ready() {
-    st.ready = true;
+    socket.welcomed();
     st.everConnected = true;
-    st.attempt = 0;
     session("visited", "1");
     // Everything not acked goes again; the server keeps the first copy of each client_id.
-    st.outbox.forEach(function (item) {
-      showPending(item);
-      if (convOpen()) sendQueued(item);
-      else failMessage(item.client_id, "chat_closed");
-    });
-    sendOffline();
-    sendGoals();
-    sendTranscript();
+    outbox.items.forEach(showPending);
+    if (convOpen()) outbox.flush();
+    else outbox.items.slice().forEach(function (item) { outbox.refuse(item.client_id, {type: "error", code: "conversation_closed"}); });
+    offline.flush();
+    goals.flush();
+    transcripts.flush();
     markSeen();
     render();
   }
@@ -960,22 +909,14 @@
       else render();
     } else if (type == "replayed") {
       // After the hello's replay the socket is ready; later ones answer a sync.
-      if (!st.ready) ready();
-      if (st.conv && f.conversation_id == st.conv.conversation_id) accountFor(f.last_seq);
+      if (!socket.ready) ready();
+      if (st.conv && f.conversation_id == st.conv.conversation_id) st.chain.accountFor(f.last_seq);
       scrollDown();
     } else if (type == "message") {
       if (!st.conv || f.conversation_id != st.conv.conversation_id || f.visibility == "internal") return;
-      if (f.seq <= st.shownTo) return;
-      st.held[f.seq] = f;
-      showHeld();
-      if (!st.syncing && gapAfterShown()) sync();
+      st.chain.receive(f);
     } else if (type == "ack") {
-      var item = st.outbox.filter(function (m) { return m.client_id == f.client_id; })[0];
-      if (item && st.conv && f.conversation_id == st.conv.conversation_id) {
-        addMessage({seq: f.seq, author: "visitor", text: item.text, client_id: f.client_id});
-      }
-      dropFromOutbox(f.client_id);
-      refreshMeta();
+      outbox.receive(f);
     } else if (type == "state") {
       onState(f);
     } else if (type == "queue") {
@@ -1001,32 +942,11 @@
     } else if (type == "rated") {
       markRated(f.conversation_id);
     } else if (type == "transcript_requested") {
-      if (st.transcript && f.client_id == st.transcript.client_id) {
-        st.transcript.email = f.email;
-        st.transcript.confirm = f.needs_confirmation;
-        render();
-      }
+      transcripts.receive(f);
     } else if (type == "offline_received") {
-      if (st.offline && f.client_id == st.offline.client_id) {
-        st.offline = null;
-        local("offline", null);
-        ui["cd-otext"].value = "";
-        if (convOpen()) {
-          // Left from the wait-limit offer: the chat goes on; say so in it.
-          dropOffer();
-          addNote(t("offline_thanks"));
-          render();
-          return scrollDown();
-        }
-        st.offlineDone = true;
-        render();
-        if (st.open) {
-          ui.thanks.setAttribute("tabindex", "-1");
-          ui.thanks.focus();
-        }
-      }
+      offline.receive(f);
     } else if (type == "goal_recorded") {
-      dropGoal(f.client_id);
+      goals.receive(f);
     } else if (type == "service") {
       st.degraded = f.status == "degraded";
       render();
@@ -1048,7 +968,7 @@
     st.pendingQueue = null;
     if (started) ui["cd-question"].value = ""; // it is the chat's first message now
     st.starting = false;
-    if (!st.syncing && gapAfterShown()) sync();
+    st.chain.check();
     st.agentSeen = Math.max(st.agentSeen, f.agent_seen_seq || 0);
     if (f.status != "queued") st.queue = null;
     if (f.agent_name && OPEN[f.status] && (!current || current.agent_name != f.agent_name)) {
@@ -1069,43 +989,15 @@
       return render();
     }
     if (code == "too_many_visitors") st.retryAfter = f.retry_after_ms; // the close (4029) follows
-    if (st.transcript && ref == st.transcript.client_id) {
-      if (f.retry) return setTimeout(sendTranscript, f.retry_after_ms || 2000);
-      st.transcript = null;
-      if (code == "email_limited") {
-        st.transcriptNotice = waitNotice(f);
-        return render();
-      }
-      ui.transcriptEmail.hidden = false;
-      ui.transcriptEmail.setAttribute("aria-invalid", "true");
-      return render();
-    }
+    // About a frame in an outbox: sent again later, or refused for good (a goal with a bad name or
+    // value is dropped: sending it again cannot help).
+    if (transcripts.receive(f) || offline.receive(f) || goals.receive(f) || outbox.receive(f)) return;
     if (code == "bad_token") {
       // The server closes with 4001 next; the reconnect starts as a new visitor.
       local("token", null);
       local("conv", null);
       st.conv = null;
       return;
-    }
-    if (st.offline && ref == st.offline.client_id) {
-      if (f.retry) return setTimeout(sendOffline, f.retry_after_ms || 2000);
-      st.offline = null;
-      local("offline", null);
-      if (code == "offline_limited") {
-        st.offlineNotice = waitNotice(f);
-        return render();
-      }
-      fieldError(f.field == "email" ? "cd-oemail" : f.field == "name" ? "cd-oname" : "cd-otext", true);
-      return render();
-    }
-    if (ref && st.goals.some(function (g) { return g.client_id == ref; })) {
-      if (f.retry) return setTimeout(sendGoals, f.retry_after_ms || 2000);
-      return dropGoal(ref); // refused for good (a bad name or value): sending it again cannot help
-    }
-    if (ref && st.outbox.some(function (m) { return m.client_id == ref; })) {
-      var item = st.outbox.filter(function (m) { return m.client_id == ref; })[0];
-      if (f.retry) return setTimeout(function () { sendQueued(item); }, f.retry_after_ms || 2000);
-      return failMessage(ref, REASONS[code] || "send_failed");
     }
     if (st.starting && START_REFUSALS[code]) {
       st.starting = false;
@@ -1135,35 +1027,25 @@
     if (typeof name != "string" || !name) return;
     var goal = {client_id: uuid(), name: name.slice(0, 64)};
     if (opts && typeof opts.value == "number" && isFinite(opts.value)) goal.value = opts.value;
-    st.goals = st.goals.concat([goal]).slice(-20);
-    local("goals", JSON.stringify(st.goals));
-    sendGoals();
-  }
-
-  function sendGoals() {
-    if (st.ready) st.goals.forEach(function (g) { send({type: "goal", client_id: g.client_id, name: g.name, value: g.value}); });
-  }
-
-  function dropGoal(clientId) {
-    st.goals = st.goals.filter(function (g) { return g.client_id != clientId; });
-    local("goals", st.goals.length ? JSON.stringify(st.goals) : null);
+    goals.add(goal);
   }
 
   function pageChanged() {
-    if (st.ready && convOpen()) send({type: "page", url: location.href.slice(0, 2000), title: (d.title || "").slice(0, 300)});
+    if (socket.ready && convOpen()) socket.send({type: "page", url: location.href.slice(0, 2000), title: (d.title || "").slice(0, 300)});
   }
 
   // --- start ---------------------------------------------------------------------------------------
   build();
   render();
-  w.addEventListener("online", function () {
-    if (!st.ws && st.retryTimer) { clearTimeout(st.retryTimer); st.retryTimer = null; connect(); }
-  });
   d.addEventListener("visibilitychange", markSeen);
   w.addEventListener("hashchange", pageChanged);
   w.addEventListener("popstate", pageChanged);
-  st.outbox.forEach(showPending);
-  connect();
+  outbox.items.forEach(function (item) {
+    showPending(item);
+    trackMessage(item, outbox.settled(item.client_id));
+  });
+  offline.items.forEach(function (item) { trackOffline(offline.settled(item.client_id)); });
+  socket.connect();
   api._app = function (args) { try { return run(args); } catch (e) {} };
   var queued = api.q.splice(0);
   if (session("open") && !queued.some(function (a) { return a[0] == "open" || a[0] == "toggle"; })) queued.unshift(["open"]);

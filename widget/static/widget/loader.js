@@ -1,6 +1,6 @@
-/* chatdesk loader: a launcher button in a shadow root. The panel (app.js) loads on first use,
-   or at once when this browser already has a conversation, so a reload resumes it.
-   The server fills in __APP__ and __STRINGS__ (widget/views.py). It must never break the page:
+/* chatdesk loader: a launcher button in a shadow root. The panel (app.js, after protocol.js) loads
+   on first use, or at once when this browser already has a conversation, so a reload resumes it.
+   The server fills in __PROTOCOL__, __APP__ and __STRINGS__ (widget/views.py). It must never break the page:
    everything runs in try/catch and the only global is window.chatdesk. */
 (function (w, d) {
   try {
@@ -59,23 +59,29 @@
     api._root = root;
     api._s = T;
 
-    // Loads app.js; while the server is unreachable, says so and retries with backoff.
+    // Loads protocol.js and app.js, which needs it; while the server is unreachable, says so and
+    // retries both with backoff.
     function load() {
       if (loading || api._app) return;
       loading = 1;
-      var el = d.createElement("script");
-      el.src = new URL("__APP__", s.src).href;
-      el.nonce = nonce;
-      el.async = true;
-      el.onerror = function () {
-        el.remove();
-        loading = 0;
-        tip.textContent = T[1];
-        tip.hidden = false;
-        setTimeout(load, Math.min(30000, 1000 * Math.pow(2, fails++)) * (0.5 + Math.random()));
-      };
-      el.onload = function () { tip.hidden = true; };
-      (d.head || d.documentElement).appendChild(el);
+      var aborted = 0, els = ["__PROTOCOL__", "__APP__"].map(function (src) {
+        var el = d.createElement("script");
+        el.src = new URL(src, s.src).href;
+        el.nonce = nonce;
+        // Fetched at once, run in this order.
+        el.async = false;
+        el.onerror = function () {
+          if (aborted++) return;
+          els.forEach(function (e) { e.remove(); });
+          loading = 0;
+          tip.textContent = T[1];
+          tip.hidden = false;
+          setTimeout(load, Math.min(30000, 1000 * Math.pow(2, fails++)) * (0.5 + Math.random()));
+        };
+        (d.head || d.documentElement).appendChild(el);
+        return el;
+      });
+      els[1].onload = function () { if (!aborted) tip.hidden = true; };
     }
 
     w.chatdesk = api;
