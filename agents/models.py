@@ -29,7 +29,7 @@ class Department(models.Model):
     name = models.CharField(max_length=100, unique=True)
     strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.BEST_SKILL)
     accept_mode = models.CharField(max_length=10, choices=AcceptMode.choices, default=AcceptMode.AUTO)
-    # Routing and its timed widening (agents/routing.py, docs/routing.md). Empty: never widen that way.
+    # Routing and its timed widening (routing/decisions.py, docs/routing.md). Empty: never widen that way.
     min_proficiency = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1), MaxValueValidator(5)],
         help_text="At first a chat waits for agents with at least this proficiency in each required skill.",
@@ -45,7 +45,7 @@ class Department(models.Model):
         help_text="Whose agents may take this department's chats after fallback_after_seconds.",
     )
     fallback_after_seconds = models.PositiveIntegerField(null=True, blank=True)
-    # Offer and accept (agents/offers.py): an offer not accepted in this time goes to the next agent.
+    # Offer and accept (routing/offers.py): an offer not accepted in this time goes to the next agent.
     offer_timeout_seconds = models.PositiveIntegerField(
         default=30, validators=[MinValueValidator(1)],
         help_text="With offer and accept: seconds an agent has to accept an offered chat.",
@@ -133,7 +133,7 @@ class RoutingEvent(models.Model):
                                      related_name="routing_events")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     at = models.DateTimeField()
-    # widened: the new stage number (agents.routing.Stage); estimate: 0.
+    # widened: the new stage number (routing.decisions.Stage); estimate: 0.
     stage = models.PositiveSmallIntegerField(default=0)
     details = models.JSONField(default=dict, blank=True)
 

@@ -5,7 +5,7 @@ Each change locks the agent row (the same lock lifecycle._take_slot takes, so a 
 assignment to that agent apply one after the other), writes one AgentStatusEvent and hands an
 AgentChange on to the subscribers of "agent.status" or "agent.cap" (reactions/subscriptions.py):
 routing runs a pass when the agent can take more chats, and every tab of the agent and every
-supervisor's board hear of it (agents/subscribers.py).
+supervisor's board hear of it (routing/subscribers.py, console/subscribers.py).
 """
 
 from dataclasses import dataclass

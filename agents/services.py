@@ -9,8 +9,9 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from agents import dispatch, presence
+from agents import presence
 from agents.models import Agent, AgentSkill, Department, Skill
+from reactions import subscriptions
 
 
 def update_agent(
@@ -41,5 +42,6 @@ def update_agent(
 
 
 def route_everywhere_after_commit() -> None:
-    """A routing pass for every site once the change commits (who matches what has changed)."""
-    transaction.on_commit(lambda: dispatch.route_all_sites(refresh_all=True), robust=True)
+    """Who matches what has changed (departments, their settings, an agent's skills): routing runs
+    a pass for every site once the change commits (routing/subscribers.py)."""
+    subscriptions.hand_on_after_commit("agent.routing", None)

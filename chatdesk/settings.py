@@ -5,10 +5,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from chatdesk.env import database_from_url, env_bool, env_float, env_int, env_list, env_proxy_ssl_header, env_str
 from realtime.limits import rates_from_environment
-from chatdesk.env import (
-    database_from_url, env_bool, env_float, env_int, env_list, env_proxy_ssl_header, env_str,
-)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -51,6 +49,8 @@ INSTALLED_APPS = [
     "reactions",
     "agents",
     "conversations",
+    "routing",
+    "console",
     "widget",
     "metrics",
     "surveys",
@@ -218,9 +218,9 @@ OFFLINE_NOTICE_EVERY_SECONDS = env_int("OFFLINE_NOTICE_EVERY_SECONDS", 300, mini
 # Visitors who never started a chat (nor left a message) are deleted this long after last seen.
 VISITOR_RETENTION_DAYS = env_int("VISITOR_RETENTION_DAYS", 90, minimum=1)
 
-# --- The agent console socket (agents/consumers.py, realtime/connections.py) --------------------
+# --- The agent console socket (console/consumers.py, realtime/connections.py) --------------------
 # An agent whose consoles have all been gone this long is set away and their unanswered chats
-# go back to the queue (agents/grace.py).
+# go back to the queue (routing/grace.py).
 AGENT_DISCONNECT_GRACE_SECONDS = env_int("AGENT_DISCONNECT_GRACE_SECONDS", 60, minimum=1)
 # Each console socket refreshes its presence in Redis this often; one silent for three beats
 # (a crashed daphne process) no longer counts as connected.

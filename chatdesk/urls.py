@@ -8,10 +8,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/metrics/", include("metrics.urls")),
-    path("api/", include("agents.api_urls")),
+    path("api/", include("chatdesk.api_urls")),
     path("reports/", include("metrics.page_urls")),
     path("survey/<str:token>/", survey_page, name="survey"),
     path("transcript/<str:token>/", transcript_confirmation, name="transcript-confirmation"),
-    path("", include("agents.urls")),
+    path("", include("console.urls")),
     path("", include("widget.urls")),
 ]

@@ -9,7 +9,7 @@ it), their queued chats are closed by the lifecycle as abandoned, reason "visito
 time they left as the end (so an abandon after 5 s of waiting is a short abandon, whenever it is
 found).
 
-Run by the routing beat sweep (agents.tasks.sweep_queues, every 10 s). Idempotent: the lifecycle
+Run by the routing beat sweep (routing.tasks.sweep_queues, every 10 s). Idempotent: the lifecycle
 locks the chat and refuses to close it twice, so two sweeps at once end it once. A visitor never
 seen on a socket (a chat started over an API, or before the socket registry held it) is left alone.
 """
@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 from django.conf import settings
 
 from conversations import lifecycle
-from realtime.connections import widgets
 from conversations.models import Conversation
+from realtime.connections import widgets
 
 REASON = "visitor_left"
 

@@ -52,7 +52,7 @@ class Queued(Event):
 @_event("assigned")
 class Assigned(Event):
     agent_id: int
-    reason: dict  # routing's reason for the choice (agents/routing.py), or {"manual": True}
+    reason: dict  # routing's reason for the choice (routing/decisions.py), or {"manual": True}
 
 
 @_event("accepted")

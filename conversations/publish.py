@@ -44,7 +44,7 @@ def supervisors_group() -> str:
 
 
 def consoles_group() -> str:
-    """Every console socket: the queue summary, computed once per burst of changes (agents/boards.py)."""
+    """Every console socket: the queue summary, computed once per burst of changes (console/boards.py)."""
     return "staff.consoles"
 
 

@@ -13,13 +13,13 @@ import logging
 
 from django.conf import settings
 
-from agents.consumers import CLOSE_NOT_AUTHENTICATED
-from realtime.framing import parse_frame as parse_with_table
+from console.consumers import CLOSE_NOT_AUTHENTICATED
 from conversations.publish import wallboards_group
 from conversations.sockets import FrameSocket
-from realtime.threads import db, in_thread
 from metrics import subscribers, wallboard
 from metrics.subscribers import MIN_INTERVAL_SECONDS
+from realtime.framing import parse_frame as parse_with_table
+from realtime.threads import db, in_thread
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET
 
 from agents.models import Department
 from agents.permissions import agent_of, is_manager
-from agents.views import LOGIN_URL
+from console.views import LOGIN_URL
 from conversations.models import Site
 from metrics.serializers import DEFAULT_DAYS, MAX_DAYS, MAX_HOUR_DAYS
 from metrics.wallboard import may_watch

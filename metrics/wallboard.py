@@ -1,7 +1,7 @@
 """The live wallboard's snapshot: the floor right now, and today's numbers so far.
 
 One read, `snapshot()`, gives everything the wallboard page shows: queue length and longest wait
-per skill (agents.console.queue_summary, the console's own queue), agents by status and load,
+per skill (console.workspace.queue_summary, the console's own queue), agents by status and load,
 chats in progress, and today's service level, first response and CSAT computed with the same code
 as the metrics API (metrics.selectors), so the wallboard and /reports/ never disagree about today.
 
@@ -18,12 +18,12 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from agents.console import queue_summary
 from agents.models import Agent, Skill
 from agents.permissions import is_manager
-from realtime.connections import consoles
+from console.workspace import queue_summary
 from conversations.models import Conversation
 from metrics import compute, selectors
+from realtime.connections import consoles
 
 # Today's numbers on the board; any CSAT number the metrics provide is shown too.
 TODAY_METRICS = (

@@ -25,7 +25,7 @@ KEEP_SECONDS = 24 * 3600
 class SocketRegistry:
     def __init__(self, kind: str, heartbeat_setting: str, *, watch_departures: bool):
         """watch_departures: keep a set of owners seen, for a sweep that looks at each one
-        (agents/grace.py); without it the caller knows whom to ask about (the queued chats)."""
+        (routing/grace.py); without it the caller knows whom to ask about (the queued chats)."""
         self.kind, self.heartbeat_setting, self.watch_departures = kind, heartbeat_setting, watch_departures
 
     def heartbeat_seconds(self) -> int:
@@ -116,7 +116,7 @@ class SocketRegistry:
         return redis_keys.key(self.kind, "watched")
 
 
-# Agents' console sockets: the disconnect grace period (agents/grace.py), who is connected on the boards.
+# Agents' console sockets: the disconnect grace period (routing/grace.py), who is connected on the boards.
 consoles = SocketRegistry("console", "AGENT_CONSOLE_HEARTBEAT_SECONDS", watch_departures=True)
 # Visitors' widget sockets: a queued visitor who has left for good abandons their chat (conversations/departures.py).
 widgets = SocketRegistry("widget", "WIDGET_HEARTBEAT_SECONDS", watch_departures=False)

@@ -1,4 +1,4 @@
-"""Strict validation of client frames, shared by every socket (widget/protocol.py, agents/console_protocol.py).
+"""Strict validation of client frames, shared by every socket (widget/protocol.py, console/protocol.py).
 
 A socket describes its frames in a table: frame type → {field name: Field}. parse_frame decodes one
 text message and checks it against the table; anything else is refused with a specific error code

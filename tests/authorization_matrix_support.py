@@ -349,7 +349,7 @@ class Context:
 def build_world() -> World:
     """Everyone and every chat of the matrix, written through the lifecycle as the product writes them.
 
-    Routing must be switched off (tests.agents.console.switch_routing_off) so chats stay where put.
+    Routing must be switched off (tests.console.console.switch_routing_off) so chats stay where put.
     """
     from agents.models import Agent, CannedResponse, Department, Skill
     from conversations import lifecycle
@@ -357,7 +357,7 @@ def build_world() -> World:
     from conversations.models import Message, Tag
     from surveys import mailing
     from surveys.models import TranscriptRequest
-    from tests.agents.console import chat_with, queued_chat
+    from tests.console.console import chat_with, queued_chat
     from tests.personas import make_agent, make_site, make_topic
 
     w = World()

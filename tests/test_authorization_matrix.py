@@ -41,7 +41,7 @@ from django.db import transaction
 from django.urls import get_resolver
 from django.utils import timezone
 
-from tests.agents.console import switch_routing_off
+from tests.console.console import switch_routing_off
 from tests.authorization_matrix_support import (
     FOREIGN_ORIGIN, NA, ROLES, STAFF_HOST, STAFF_ORIGIN, AdminModel, Error, Page, R, Redirect, Socket, Status,
     build_world, cells_of, http_endpoints,
@@ -97,7 +97,7 @@ HTTP = [
     R("GET", "transcript/<str:token>/", "/transcript/forged/",                                        Page(404, state="invalid"), Page(404, state="invalid"), NA, Page(404, state="invalid"), Page(404, state="invalid"), case="forged token"),
     R("POST", "transcript/<str:token>/", "/transcript/{w.transcript_token}/",                         Page(200, state="sent"), Page(200, state="sent"), NA, Page(200, state="sent"), Page(200, state="sent")),
     R("POST", "transcript/<str:token>/", "/transcript/forged/",                                       Page(404, state="invalid"), Page(404, state="invalid"), NA, Page(404, state="invalid"), Page(404, state="invalid"), case="forged token"),
-    # The console page and its two JSON reads (agents/views.py); transcripts have a table of their own below.
+    # The console page and its two JSON reads (console/views.py); transcripts have a table of their own below.
     R("GET", "console/", "/console/",                                                                 LOGIN, Page(200, supervisor=False), NA, Page(200, supervisor=True), Page(200, supervisor=True)),
     R("POST", "console/", "/console/",                                                                LOGIN, Page(200, supervisor=False), NA, Page(200, supervisor=True), Page(200, supervisor=True)),
     R("GET", "console/agents.json", "/console/agents.json",                                           LOGIN, 200, NA, 200, 200),
@@ -217,7 +217,7 @@ ADMIN = [
 ]
 
 
-# --- transcripts (/console/transcript/<id>.json): the rules of agents.views.transcript_json -----------
+# --- transcripts (/console/transcript/<id>.json): the rules of console.views.transcript_json -----------
 
 # For supervisors, the chat's own agent, or an agent who has a chat with the same visitor now; a
 # whisper only for supervisors and the agent it was written for. Alice is the agent; "other" is
@@ -336,7 +336,7 @@ def http_world(django_db_setup, django_db_blocker):
 @pytest.fixture(scope="class")
 def socket_world(django_db_setup, django_db_blocker, embedded_redis):
     """Committed, so the consumers' threads read it; emptied at the end as a transactional test's data is."""
-    from agents import grace
+    from routing import grace
 
     if embedded_redis is not None:  # as tests/conftest.py's _flush_session_redis, once for the class
         with redis.Redis.from_url(os.environ["REDIS_URL"]) as client:
@@ -612,7 +612,7 @@ def make_target(w, kind, role):
     from conversations import lifecycle
     from conversations.lifecycle import Actor
     from conversations.models import Conversation
-    from tests.agents.console import chat_with, queued_chat
+    from tests.console.console import chat_with, queued_chat
 
     owner = w.actor(role) if kind == "own" else w.subject(role)
     if kind == "queued" or (kind == "take" and role != "other"):
@@ -787,7 +787,7 @@ def test_every_socket_route_has_rows():
 
 
 def test_every_console_frame_that_names_a_conversation_has_rows():
-    from agents.console_protocol import CLIENT_FRAMES
+    from console.protocol import CLIENT_FRAMES
 
     naming = {kind for kind, fields in CLIENT_FRAMES.items() if "conversation_id" in fields} | {"hello"}
     assert naming - {action.frame for action in ACTIONS} == set()

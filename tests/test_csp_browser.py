@@ -22,7 +22,7 @@ document.addEventListener("securitypolicyviolation",
                           e => window.__violations.push(`${e.effectiveDirective} ${e.blockedURI}`), true);
 """
 ENDED_CHAT_TOKEN = """
-from agents import dispatch
+from routing import dispatch
 dispatch.route_waiting = lambda *args, **kwargs: None  # this script places the chat itself
 from agents.models import Agent
 from agents.presence import set_agent_status

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from conversations.hours import is_open
 from conversations.models import Conversation, Message, Site, Visitor
-from agents import dispatch
 from conversations.selectors import current_conversation, site_availability
+from routing import dispatch
 from widget import guards
 from widget.tokens import make_visitor_token, read_visitor_token
 

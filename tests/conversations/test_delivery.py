@@ -17,7 +17,7 @@ from chatdesk.embedded_redis import free_port
 from conversations import lifecycle
 from conversations.lifecycle import Actor
 from conversations.models import Conversation, Message
-from tests.agents.console import chat_with, connect, switch_routing_off
+from tests.console.console import chat_with, connect, switch_routing_off
 from tests.personas import make_agent, make_site, make_visitor
 from tests.widget.conftest import open_widget  # noqa: F401  (fixture)
 from widget.tokens import make_visitor_token

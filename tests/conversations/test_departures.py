@@ -12,14 +12,13 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db.models import F
 
-from agents import tasks
 from agents.models import Agent
-from conversations import lifecycle
-from realtime.connections import widgets
+from conversations import departures, lifecycle
 from conversations.models import Conversation, ConversationEvent
+from realtime.connections import widgets
+from routing import tasks
 from tests.personas import FIRST_MESSAGE, make_agent, make_site, make_visitor
 from tests.widget.conftest import open_widget  # noqa: F401  (fixture)
-from conversations import departures
 
 pytestmark = pytest.mark.django_db(transaction=True)
 GRACE = 60

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from agents import offers, presence
+from agents import presence
 from agents.models import Agent, Department
 from conversations import bans, events, lifecycle, outbound
 from conversations.departures import REASON as VISITOR_LEFT
@@ -18,6 +18,7 @@ from conversations.lifecycle import Actor
 from conversations.models import ConversationEvent, Message, Tag
 from metrics import compute, subscribers
 from reactions import subscriptions
+from routing import offers
 from surveys import services as surveys
 from tests.personas import make_agent, make_site, make_topic, make_visitor
 

@@ -8,7 +8,7 @@ from channels.layers import get_channel_layer
 
 from realtime.connections import consoles
 from conversations.sockets import FrameSocket
-from tests.agents.console import connect
+from tests.console.console import connect
 from tests.personas import make_agent
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]

@@ -6,7 +6,7 @@ throwaway PostgreSQL server of this set alone (tests/pg.py), which a test may re
 SQLite file. Either daphne may be killed with SIGKILL and started again on its port.
 
 A pool of agents (users without passwords, signed in by a session made on the server, as
-tests/agents/console.py does in process) is made once; each scenario starts from a clear floor: every
+tests/console/workspace.py does in process) is made once; each scenario starts from a clear floor: every
 agent offline and every open chat closed.
 """
 
@@ -220,7 +220,7 @@ def consoles_counted(fault_servers: FaultServers, agent_id: int, *, until: float
 
 @dataclass
 class Release:
-    """What the disconnect grace period did to an agent (agents/grace.py)."""
+    """What the disconnect grace period did to an agent (routing/grace.py)."""
 
     status: str
     requeued_at: dict[str, float]  # conversation id -> unix time of its requeue for agent_disconnected

@@ -25,7 +25,7 @@ SLACK = 1.0  # for the worker to pick up the grace check, and clocks read a mome
 
 @pytest.fixture
 async def dispatching(fault_servers, tmp_path):
-    """Celery beat and a worker, which carry out the grace period's check (agents/grace.py, reactions/)."""
+    """Celery beat and a worker, which carry out the grace period's check (routing/grace.py, reactions/)."""
     processes = await fault_servers.call(start_dispatching, fault_servers.live, tmp_path / "dispatching")
     yield processes
     processes.stop()

@@ -23,7 +23,7 @@ PASSWORD = "demo-pass-123"
 
 # Finished chats for the reports: (agent, visitor, tag, resolved); then one visitor who gives up.
 SEED = """
-from agents import dispatch
+from routing import dispatch
 dispatch.route_waiting = lambda *args, **kwargs: None  # this script places every chat itself
 from agents.models import Agent
 from agents.presence import set_agent_status

@@ -19,7 +19,7 @@ from conversations import lifecycle
 from conversations.lifecycle import Actor
 from conversations.models import Conversation
 from metrics import subscribers, wallboard
-from tests.agents.console import CONSOLE_ORIGIN, Console, chat_with, open_staff_socket, queued_chat, switch_routing_off
+from tests.console.console import CONSOLE_ORIGIN, Console, chat_with, open_staff_socket, queued_chat, switch_routing_off
 from tests.personas import make_agent, make_site, make_topic
 
 db = database_sync_to_async

@@ -207,7 +207,7 @@ def test_a_chat_closed_while_redis_is_down_gets_its_survey_once_redis_is_back(ch
 def hold_countdown_tasks(server, count: int) -> None:
     """Tasks the worker takes and keeps, unacknowledged, until their time comes (ten minutes away)."""
     servers.shell(server, (
-        "from agents.dispatch import broadcast_queue_positions\n"
+        "from routing.dispatch import broadcast_queue_positions\n"
         f"for _ in range({count}):\n"
         "    broadcast_queue_positions.apply_async((0,), countdown=600)\n"
     ))

@@ -11,7 +11,7 @@ from agents.models import Agent
 from conversations import bans
 from conversations.lifecycle import Actor
 from conversations.models import Ban, Conversation, ConversationEvent
-from tests.agents.console import connect
+from tests.console.console import connect
 from tests.personas import FIRST_MESSAGE, make_agent, make_site
 
 pytestmark = pytest.mark.django_db(transaction=True)

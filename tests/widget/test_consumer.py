@@ -392,7 +392,7 @@ async def test_a_visitor_waiting_past_the_site_limit_is_offered_the_offline_form
 
     from django.utils import timezone
 
-    from agents.tasks import sweep_queues
+    from routing.tasks import sweep_queues
 
     widget = await open_widget()
     await started(widget)  # nobody online: Ann waits
