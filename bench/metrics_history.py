@@ -520,7 +520,7 @@ class History:
         t = self.t
         self.sink.row("conversations_conversation", (
             cid, str(uuid.uuid4()), site, visitor, None, department_id, 0, status, agent, last_seq, last_seq,
-            last_seq, "{}", t(created), None if queued is None else t(queued), t(closed), None))
+            last_seq, last_seq, "{}", t(created), None if queued is None else t(queued), t(closed), None))
 
 
 def _epoch_ms(day: date) -> int:
@@ -531,7 +531,7 @@ TABLES = {
     "conversations_visitor": ["id", "public_id", "site_id", "name", "email", "first_seen_at", "last_seen_at",
                               "visit_count"],
     "conversations_conversation": ["id", "public_id", "site_id", "visitor_id", "topic_id", "department_id",
-                                   "priority", "status", "assigned_agent_id", "last_seq", "visitor_seen_seq",
+                                   "priority", "status", "assigned_agent_id", "last_seq", "last_public_seq", "visitor_seen_seq",
                                    "agent_seen_seq", "context", "created_at", "queued_at", "closed_at",
                                    "team_notified_at"],
     "conversations_conversation_tags": ["conversation_id", "tag_id"],
