@@ -25,7 +25,6 @@ import json
 import os
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -51,7 +50,6 @@ setup("floor-bench-", postgres=ARGS.postgres, layer_capacity=10_000)
 from channels.db import database_sync_to_async as db  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db.backends import utils as backend_utils  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from agents.models import Agent  # noqa: E402
@@ -60,26 +58,11 @@ from conversations.models import Conversation, Site, Visitor  # noqa: E402
 from routing import dispatch  # noqa: E402
 from tests.console.console import connect, open_staff_socket  # noqa: E402
 from tests.personas import make_agent  # noqa: E402
+from tests.queries import QueryCounter  # noqa: E402
 
 # Waiting chats stay where the bench puts them.
 dispatch.route_waiting = lambda *args, **kwargs: None
 dispatch.route_all_sites = lambda *args, **kwargs: 0
-
-
-class Queries:
-    """Every query any thread of this process runs, counted."""
-
-    def __init__(self):
-        self.count, self.lock = 0, threading.Lock()
-        for name in ("execute", "executemany"):
-            real = getattr(backend_utils.CursorWrapper, name)
-
-            def counting(cursor, *args, _real=real, **kwargs):
-                with self.lock:
-                    self.count += 1
-                return _real(cursor, *args, **kwargs)
-
-            setattr(backend_utils.CursorWrapper, name, counting)
 
 
 def prepare(queued: int, agents: int) -> tuple[Site, list[Agent]]:
@@ -130,7 +113,7 @@ async def one_change(site: Site, consoles, wallboards) -> float:
 
 
 async def measure(site: Site, staff: list[Agent], consoles_wanted: int, wallboards_wanted: int, changes: int,
-                  queries: Queries) -> dict:
+                  queries: QueryCounter) -> dict:
     consoles = [await connect(agent) for agent in staff[:consoles_wanted]]
     for each in consoles:
         await each.hello()
@@ -156,7 +139,7 @@ async def measure(site: Site, staff: list[Agent], consoles_wanted: int, wallboar
 async def main() -> None:
     setups = [tuple(int(n) for n in setup.split(":")) for setup in ARGS.setups]
     site, staff = await db(prepare)(ARGS.queued + ARGS.changes * len(setups), max(c for c, _ in setups))
-    queries = Queries()
+    queries = QueryCounter()
     results = []
     for consoles, wallboards in setups:
         result = await measure(site, staff, consoles, wallboards, ARGS.changes, queries)

@@ -8,7 +8,7 @@ from conversations import events
 from conversations.publish import agent_group, publish_on_commit
 from reactions.subscriptions import subscribe
 
-# What the consoles' queue and the supervisors' board show changed.
+# What the consoles' queue, the supervisors' board and the wallboard show changed.
 FLOOR_TOPICS = (*events.topics(*events.STATE_KINDS), "agent.status", "agent.cap", "agent.consoles")
 
 

@@ -8,7 +8,7 @@ import logging
 import redis
 
 from realtime import redis_keys
-from conversations import events
+from console.subscribers import FLOOR_TOPICS
 from realtime.bursts import Burst
 from conversations.publish import publish_frames_on_commit, wallboards_group
 from metrics import wallboard
@@ -55,6 +55,6 @@ snapshots = Burst("the wallboard snapshot", send_snapshot, delay=COALESCE_SECOND
                   min_interval=MIN_INTERVAL_SECONDS)
 
 
-@subscribe(*events.topics(*events.STATE_KINDS), "agent.status", "agent.cap", "agent.consoles", after_commit=True)
+@subscribe(*FLOOR_TOPICS, after_commit=True)
 def refresh_the_wallboards(change) -> None:
     snapshots.request()

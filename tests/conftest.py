@@ -3,7 +3,6 @@ frames sent over the channel layer, the queries of every thread."""
 
 import os
 import sys
-import threading
 
 import pytest
 import redis
@@ -117,18 +116,7 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture
 def all_queries(monkeypatch):
-    """Every query any thread of this process runs from now on, counted: [count] (sockets read in
-    threads of their own, which CaptureQueriesContext does not see)."""
-    from django.db.backends import utils as backend_utils
+    """Every query any thread of this process runs from now on, counted (tests/queries.py)."""
+    from tests.queries import QueryCounter
 
-    counted, lock = [0], threading.Lock()
-    for name in ("execute", "executemany"):
-        real = getattr(backend_utils.CursorWrapper, name)
-
-        def counting(self, *args, _real=real, **kwargs):
-            with lock:
-                counted[0] += 1
-            return _real(self, *args, **kwargs)
-
-        monkeypatch.setattr(backend_utils.CursorWrapper, name, counting)
-    return counted
+    return QueryCounter(monkeypatch.setattr)
