@@ -23,7 +23,7 @@ MISSED_OFFERS_BEFORE_AWAY = 3
 @dataclass(frozen=True)
 class AgentChange:
     """What changed of one agent; `topic` is "agent.status", "agent.cap" or "agent.profile"
-    (departments or skills, agents/services.py)."""
+    (the agent's departments or skills, agents/services.py)."""
 
     topic: str
     agent_id: int

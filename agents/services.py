@@ -44,4 +44,4 @@ def update_agent(
 def route_everywhere_after_commit() -> None:
     """Who matches what has changed (departments, their settings, an agent's skills): routing runs
     a pass for every site once the change commits (routing/subscribers.py)."""
-    subscriptions.hand_on_after_commit("agent.routing", None)
+    subscriptions.hand_on_after_commit("routing.settings", None)

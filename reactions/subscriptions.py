@@ -1,8 +1,10 @@
 """Who reacts to a change: the app that makes a change hands it on by topic, and the apps that care
 subscribe to the topic, so the one that changes never imports the ones that react.
 
-Topics are strings: "conversation.<event kind>" (conversations/events.py) and "agent.status" or
-"agent.cap" (agents/presence.py). Apps subscribe in their `subscribers.py`, imported by their
+Topics are strings: "conversation.<event kind>" (conversations/events.py); "agent.status",
+"agent.cap" and "agent.profile" (agents/presence.py, agents/services.py); "agent.consoles" (an
+agent's consoles gone, routing/grace.py); "routing.settings" (departments changed,
+agents/services.py). Apps subscribe in their `subscribers.py`, imported by their
 AppConfig.ready, so every process has the same subscribers before it serves anything.
 
 Two kinds of subscriber:

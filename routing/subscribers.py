@@ -30,9 +30,10 @@ def route_the_site(change: events.Change) -> None:
     dispatch.route_waiting(change.site_id, trigger_id=change.conversation_id)
 
 
-@subscribe("agent.status", "agent.cap", "agent.profile", "agent.routing", after_commit=True)
+@subscribe("agent.status", "agent.cap", "agent.profile", "routing.settings", after_commit=True)
 def route_every_site(change: presence.AgentChange | None) -> None:
     """Agents are not tied to one site, so every site's queue may now have a matching slot; the
-    estimates of everyone waiting change too. "agent.routing": a department's routing settings changed."""
+    estimates of everyone waiting change too. "routing.settings" (no change object): departments or
+    their routing settings changed."""
     if change is None or change.may_take_more:
         dispatch.route_all_sites(refresh_all=True)
